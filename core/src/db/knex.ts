@@ -1,0 +1,143 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { ERR, StartupError, PayhubError } from '../errors';
+
+export type DbKind = 'sqlite' | 'postgres';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// knex's SQLite clients issue a plain BEGIN (a deferred transaction). A deferred transaction that reads and then
+// writes fails with SQLITE_BUSY without calling the busy handler when another connection writes in between, so
+// every write transaction here starts with BEGIN IMMEDIATE instead (the write lock is taken up front).
+const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction');
+class ImmediateTransaction extends SqliteTransaction {
+  begin(this: { readOnly?: boolean; query(conn: unknown, sql: string): Promise<unknown> }, conn: unknown) {
+    return this.query(conn, this.readOnly ? 'BEGIN DEFERRED;' : 'BEGIN IMMEDIATE;');
+  }
+}
+function immediateClient(base: new (...a: unknown[]) => object) {
+  return class extends (base as new (...a: unknown[]) => { transaction(...a: unknown[]): unknown }) {
+    override transaction(...args: unknown[]) {
+      return new (ImmediateTransaction as unknown as new (...a: unknown[]) => unknown)(this, ...args);
+    }
+  };
+}
+const Sqlite3Client = immediateClient(require('knex/lib/dialects/sqlite3'));
+const BetterSqlite3Client = immediateClient(require('knex/lib/dialects/better-sqlite3'));
+
+let pgTypesSet = false;
+function setPgTypes(): void {
+  if (pgTypesSet) return;
+  const pg = require('pg');
+  // int8 comes back as a string by default; money columns are bigint minor units well inside 2^53.
+  pg.types.setTypeParser(20, (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${v} is beyond 2^53`);
+    return n;
+  });
+  pgTypesSet = true;
+}
+
+export interface DbOptions {
+  url: string;
+  sqliteDriver?: 'sqlite3' | 'better-sqlite3';
+  poolMax?: number;
+  rootDir?: string;
+}
+
+export function dbKind(url: string): DbKind {
+  return url.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+}
+
+/** Path of the SQLite file for a `sqlite:<path>` URL (relative paths resolve against rootDir). */
+export function sqlitePath(url: string, rootDir: string): string {
+  const p = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  if (p === ':memory:') return p;
+  return path.resolve(rootDir, p);
+}
+
+/**
+ * Creates the knex instance. SQLite: one connection (one writer), WAL, foreign keys on, a busy timeout, and
+ * BEGIN IMMEDIATE for write transactions. PostgreSQL: a pool over `pg`.
+ */
+export function createDb(opts: DbOptions): Knex {
+  const rootDir = opts.rootDir ?? process.cwd();
+  if (dbKind(opts.url) === 'sqlite') {
+    const filename = sqlitePath(opts.url, rootDir);
+    if (filename !== ':memory:') fs.mkdirSync(path.dirname(filename), { recursive: true });
+    const better = opts.sqliteDriver === 'better-sqlite3';
+    return knexFactory({
+      client: (better ? BetterSqlite3Client : Sqlite3Client) as unknown as typeof knexFactory.Client,
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: unknown, done: (err: Error | null, conn: unknown) => void) {
+          const pragmas = [
+            'PRAGMA journal_mode = WAL',
+            'PRAGMA foreign_keys = ON',
+            'PRAGMA busy_timeout = 5000',
+            'PRAGMA synchronous = FULL',
+          ];
+          try {
+            if (better) {
+              for (const p of pragmas) (conn as { pragma(s: string): unknown }).pragma(p.replace(/^PRAGMA /, ''));
+              done(null, conn);
+            } else {
+              const c = conn as { exec(sql: string, cb: (e: Error | null) => void): void };
+              c.exec(pragmas.join(';'), (e) => done(e, conn));
+            }
+          } catch (e) {
+            done(e as Error, conn);
+          }
+        },
+      },
+      acquireConnectionTimeout: 30_000,
+    });
+  }
+  setPgTypes();
+  return knexFactory({
+    client: 'pg',
+    connection: opts.url,
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    acquireConnectionTimeout: 30_000,
+  });
+}
+
+export function kindOf(db: Knex): DbKind {
+  const name = (db.client as { config?: { client?: unknown } }).config?.client;
+  return name === 'pg' || name === 'postgres' || name === 'postgresql' ? 'postgres' : 'sqlite';
+}
+
+/** Fails start with a clear message when the database cannot be reached. */
+export async function checkDb(db: Knex, url: string): Promise<void> {
+  try {
+    await db.raw('select 1');
+  } catch (e) {
+    const safeUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+    throw new StartupError(ERR.DATABASE_UNREACHABLE, `database ${safeUrl} is not reachable: ${(e as Error).message}`, e);
+  }
+}
+
+/** True when the error is a unique-constraint violation on either driver. */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+    || /UNIQUE constraint failed|duplicate key value/.test(err?.message ?? '');
+}
+
+/** Runs fn in one transaction; unique violations become 409 conflicts with the given code. */
+export async function tx<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>, uniqueCode?: string): Promise<T> {
+  try {
+    return await db.transaction(fn);
+  } catch (e) {
+    if (uniqueCode && isUniqueViolation(e)) throw new PayhubError(uniqueCode, 'A record with these values exists already', { status: 409, cause: e });
+    throw e;
+  }
+}
+
+/** `SELECT … FOR UPDATE` on PostgreSQL; SQLite's write transaction already holds the database lock. */
+export function forUpdate<T extends Knex.QueryBuilder>(db: Knex, q: T): T {
+  return kindOf(db) === 'postgres' ? (q.forUpdate() as T) : q;
+}

@@ -1,0 +1,23 @@
+/**
+ * @payhub/core: the only module a plugin imports.
+ * Plugin contract, DI tokens, extension-point interfaces, money, errors and helpers.
+ */
+import 'reflect-metadata';
+
+export const CORE_VERSION: string = require('../../package.json').version;
+
+export { definePlugin } from './plugins/contract';
+export type {
+  PayhubPlugin, PluginKind, RegisterContext, RouteContext, LifecycleContext, PluginMigration, PluginCommand,
+} from './plugins/contract';
+export { TOKENS } from './sdk/tokens';
+export * from './sdk/money';
+export * from './sdk/payments';
+export type { Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime } from './sdk/services';
+export { safeEqual, newId, maskPan } from './sdk/util';
+export {
+  PayhubError, ValidationError, StartupError, ERR, badRequest, unauthorized, forbidden, notFound, conflict, invalid,
+} from './errors';
+export type { FieldError } from './errors';
+export type { HubConfig } from './config/schema';
+export { isUniqueViolation, tx, forUpdate, kindOf } from './db/knex';

@@ -1,0 +1,79 @@
+import type { Knex } from 'knex';
+import type {
+  AttemptView, MerchantView, MethodOutcome, OrderView, RequestInfo,
+} from './payments';
+
+/** Wall clock, injectable so tests can move time. */
+export interface Clock {
+  now(): Date;
+}
+
+/**
+ * Encryption at rest with keys from configuration (never from the database).
+ * Ciphertexts carry the key version so a key rotation can re-wrap them.
+ */
+export interface Keyring {
+  /** AES-256-GCM; `aad` binds the ciphertext to its row/column. */
+  encrypt(plaintext: string, aad?: string): string;
+  decrypt(ciphertext: string, aad?: string): string;
+  /** Keyed HMAC-SHA256 (hex) for fingerprints and lookups of secrets without decrypting. */
+  fingerprint(purpose: string, value: string): string;
+  /** Current key version, as stored with each ciphertext. */
+  readonly version: number;
+  /** Re-encrypts a ciphertext under the current key; returns it unchanged if already current. */
+  rewrap(ciphertext: string, aad?: string): string;
+}
+
+export interface CreateOrderInput {
+  order_number: string;
+  amount: number;
+  currency: string;
+  description?: string;
+  capture?: 'automatic' | 'manual';
+  return_url?: string;
+  notify_url?: string;
+  customer?: { email?: string; phone?: string };
+  metadata?: Record<string, unknown>;
+  expires_in?: number;
+}
+
+/** The payments engine as plugins see it. Every method is one or more database transactions. */
+export interface PaymentsService {
+  getMerchant(merchantId: string): Promise<MerchantView | null>;
+  getOrder(orderId: string): Promise<OrderView | null>;
+  getAttempt(attemptId: string): Promise<AttemptView | null>;
+  listAttempts(orderId: string): Promise<AttemptView[]>;
+  /** Creates an order as POST /v1/orders does (validation included). */
+  createOrder(merchantId: string, input: CreateOrderInput): Promise<OrderView>;
+  findOrderByNumber(merchantId: string, orderNumber: string): Promise<OrderView | null>;
+  /** Starts a payment attempt as POST /v1/orders/:id/payments does. */
+  startAttempt(args: {
+    merchantId: string;
+    orderId: string;
+    method: string;
+    input: Record<string, unknown>;
+    source: 'api' | 'page';
+    request?: RequestInfo;
+  }): Promise<AttemptView>;
+  /**
+   * Applies what a provider said about an attempt (a notification, a poll). Idempotent: a duplicate or stale
+   * outcome changes nothing. Returns the attempt as it stands afterwards.
+   */
+  applyOutcome(attemptId: string, outcome: MethodOutcome, cause: string): Promise<AttemptView>;
+  /** The buyer came back from a provider/3-D Secure page with these parameters. */
+  completeAction(attemptId: string, params: Record<string, string>, request?: RequestInfo): Promise<AttemptView>;
+  /** Polls the provider for an attempt now (what the resolver does on its schedule). */
+  resolveAttempt(attemptId: string): Promise<AttemptView>;
+  /** Decrypted per-merchant settings of a method, or null. */
+  getMethodSettings(merchantId: string, method: string): Promise<Record<string, unknown> | null>;
+  /** Records a security or audit event (no secrets in `data`). */
+  audit(event: { merchantId?: string; actor: string; action: string; data?: Record<string, unknown> }): Promise<void>;
+}
+
+export type Db = Knex;
+
+/** Facts known only once the hub runs (the listening address). */
+export interface Runtime {
+  /** Public base URL, e.g. http://localhost:8080 (no trailing slash). */
+  baseUrl(): string;
+}

@@ -1,0 +1,25 @@
+import type { InjectionToken } from 'tsyringe';
+import type { Logger } from 'pino';
+import type { BankAdapter, PaymentMethod, RiskCheck } from './payments';
+import type { Clock, Db, Keyring, PaymentsService, Runtime } from './services';
+import type { HubConfig } from '../config/schema';
+
+/*
+ * DI tokens. Global symbols (Symbol.for) so that a plugin built against another copy of
+ * @payhub/core still meets the same token.
+ */
+export const TOKENS = {
+  /** Multi-token: every payment method (resolveAll). */
+  PaymentMethod: Symbol.for('payhub.PaymentMethod') as InjectionToken<PaymentMethod>,
+  /** Multi-token: every acquiring bank adapter (resolveAll). */
+  BankAdapter: Symbol.for('payhub.BankAdapter') as InjectionToken<BankAdapter>,
+  /** Multi-token: risk checks run before an attempt is sent. */
+  RiskCheck: Symbol.for('payhub.RiskCheck') as InjectionToken<RiskCheck>,
+  Payments: Symbol.for('payhub.Payments') as InjectionToken<PaymentsService>,
+  Db: Symbol.for('payhub.Db') as InjectionToken<Db>,
+  Logger: Symbol.for('payhub.Logger') as InjectionToken<Logger>,
+  Config: Symbol.for('payhub.Config') as InjectionToken<HubConfig>,
+  Clock: Symbol.for('payhub.Clock') as InjectionToken<Clock>,
+  Keyring: Symbol.for('payhub.Keyring') as InjectionToken<Keyring>,
+  Runtime: Symbol.for('payhub.Runtime') as InjectionToken<Runtime>,
+} as const;

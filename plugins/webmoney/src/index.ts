@@ -1,0 +1,7 @@
+import { definePlugin } from '@payhub/core';
+
+export default definePlugin({
+  name: 'webmoney',
+  version: require('../../package.json').version,
+  core: '^1.0.0',
+});
