@@ -4,6 +4,7 @@
  */
 import 'reflect-metadata';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const CORE_VERSION: string = require('../../package.json').version;
 
 export { definePlugin } from './plugins/contract';
@@ -21,3 +22,6 @@ export {
 export type { FieldError } from './errors';
 export type { HubConfig } from './config/schema';
 export { isUniqueViolation, tx, forUpdate, kindOf } from './db/knex';
+export * from './sdk/bank-kit';
+export { createTestHub, createTestDatabase, testDbKind, ManualClock } from './testing';
+export type { TestHub, TestHubOptions, TestApiResponse } from './testing';

@@ -80,6 +80,8 @@ export const coreMigrations: PluginMigration[] = [
         t.text('next_action').comment('JSON');
         t.text('method_data').notNullable().defaultTo('{}').comment('JSON; masked data only');
         t.string('source', 8).notNullable().defaultTo('api');
+        t.string('pending_op', 8).comment('capture | void while the bank call is in flight');
+        t.bigInteger('pending_amount');
         t.integer('check_count').notNullable().defaultTo(0);
         ts(t, 'next_check_at');
         ts(t, 'action_expires_at');

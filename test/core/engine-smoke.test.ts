@@ -1,0 +1,21 @@
+import test from 'ava';
+import { createTestHub } from '@payhub/core';
+import { scriptedMethodPlugin } from '../helpers/inline-method';
+
+test('an order is created, paid and refunded through the engine', async (t) => {
+  const hub = await createTestHub({ inlinePlugins: [scriptedMethodPlugin()] });
+  t.teardown(() => hub.close());
+  const m = await hub.createMerchant();
+  const o = await hub.api('POST', '/v1/orders', { key: m.key, body: { order_number: 'A-1', amount: 12345, currency: 'RUB' } });
+  t.is(o.status, 201, o.text);
+  t.is(o.body.status, 'created');
+  const p = await hub.api('POST', `/v1/orders/${o.body.id}/payments`, { key: m.key, body: { method: 'scripted' } });
+  t.is(p.status, 201, p.text);
+  t.is(p.body.status, 'captured');
+  const g = await hub.api('GET', `/v1/orders/${o.body.id}`, { key: m.key });
+  t.is(g.body.status, 'paid');
+  const r = await hub.api('POST', `/v1/orders/${o.body.id}/refunds`, { key: m.key, body: { amount: 345 } });
+  t.is(r.status, 201, r.text);
+  const b = await hub.api('GET', '/v1/balance', { key: m.key });
+  t.deepEqual(b.body.balances, [{ currency: 'RUB', pending: 0, available: 12000 }]);
+});
