@@ -1,7 +1,137 @@
-import { definePlugin } from '@payhub/core';
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { definePlugin, TOKENS, type LifecycleContext, type PluginCommand } from '@payhub/core';
+import { WebMoneyCallback } from './callback';
+import { DEFAULT_EMULATED_PURSE, WebMoneyEmulator, type EmulatedPurse } from './emulator';
+import { formOf } from './form';
+import { WebMoneyMethod } from './method';
+import { PaymentNumbers, migrations } from './store';
 
-export default definePlugin({
+export const DEFAULT_FORM_URL = 'https://merchant.webmoney.ru/lmi/payment_utf.asp';
+
+const purseSchema = z.object({
+  purse: z.string().regex(/^[A-Z][0-9]{12}$/),
+  secretKey: z.string().min(1),
+  hashMethod: z.enum(['sha256', 'md5', 'sign']).optional(),
+  formSignKey: z.string().optional(),
+  formSignTrailingSemicolon: z.boolean().optional(),
+  mode: z.enum(['test', 'live']).optional(),
+  resultUrl: z.string().url().optional(),
+  prerequest: z.boolean().optional(),
+});
+
+export const optionsSchema = z.object({
+  /** Payment form endpoint. Unset: WebMoney's own, or the in-process emulator's when `emulator` is on. */
+  formUrl: z.string().url().optional(),
+  /** LMI_SUCCESS_METHOD / LMI_FAIL_METHOD: '0' GET, '1' POST, '2' link (URL used as is). */
+  returnMethod: z.enum(['0', '1', '2']).default('2'),
+  /** Start the WebMoney emulator with the hub (development and tests only). */
+  emulator: z.union([
+    z.boolean(),
+    z.object({
+      port: z.number().int().min(0).max(65535).default(0),
+      host: z.string().default('127.0.0.1'),
+      purses: z.array(purseSchema).min(1).optional(),
+    }),
+  ]).default(false),
+});
+export type WebMoneyOptions = z.infer<typeof optionsSchema>;
+
+interface State { emulator: WebMoneyEmulator | null }
+const STATE = Symbol('webmoney.state');
+
+function state(c: { resolve<T>(t: symbol): T }): State {
+  return c.resolve<State>(STATE);
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** `payhub emulate webmoney [--port N] [--host H] [--purse Z… --secret-key K --hash-method sha256|md5 --mode test|live]` */
+const emulate: PluginCommand<WebMoneyOptions> = {
+  name: 'emulate',
+  description: 'emulate webmoney: run the WebMoney Merchant emulator until interrupted',
+  needsDb: false,
+  async run(args: string[], ctx: LifecycleContext<WebMoneyOptions>) {
+    if (args[0] !== 'webmoney') return 2;
+    const rest = args.slice(1);
+    const purse: EmulatedPurse = {
+      ...DEFAULT_EMULATED_PURSE,
+      ...(flag(rest, 'purse') ? { purse: flag(rest, 'purse')! } : {}),
+      ...(flag(rest, 'secret-key') ? { secretKey: flag(rest, 'secret-key')! } : {}),
+      ...(flag(rest, 'hash-method') ? { hashMethod: flag(rest, 'hash-method') as EmulatedPurse['hashMethod'] } : {}),
+      ...(flag(rest, 'mode') ? { mode: flag(rest, 'mode') as 'test' | 'live' } : {}),
+    };
+    const emu = new WebMoneyEmulator({ purses: [purse] });
+    const url = await emu.listen(Number(flag(rest, 'port') ?? 0), flag(rest, 'host') ?? '127.0.0.1');
+    ctx.logger.info({ url, formUrl: emu.formUrl, purse: purse.purse }, 'webmoney emulator listening');
+    process.stdout.write(`WebMoney emulator: ${emu.formUrl} (purse ${purse.purse}); set the plugin option formUrl to it\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await emu.close();
+    return 0;
+  },
+};
+
+export default definePlugin<WebMoneyOptions>({
   name: 'webmoney',
   version: require('../../package.json').version,
   core: '^1.0.0',
+  kind: 'wallet-bridge',
+  description: 'WebMoney Merchant Interface: LMI payment form, pre-request and signed Result URL notifications',
+  options: optionsSchema as unknown as z.ZodType<WebMoneyOptions>,
+  migrations,
+  register(ctx) {
+    const st: State = { emulator: null };
+    ctx.container.register(STATE, { useValue: st });
+    const opts = ctx.options;
+    ctx.provide(TOKENS.PaymentMethod, {
+      useFactory: (c) => new WebMoneyMethod(
+        c.resolve(TOKENS.Runtime),
+        new PaymentNumbers(c.resolve(TOKENS.Db)),
+        {
+          formUrl: () => opts.formUrl ?? (st.emulator ? st.emulator.formUrl : DEFAULT_FORM_URL),
+          returnMethod: opts.returnMethod,
+        },
+      ),
+    });
+  },
+  routes(router: Router, rctx) {
+    router.post('/callbacks/webmoney', async (ctx) => {
+      const cb = new WebMoneyCallback(
+        rctx.container.resolve(TOKENS.Payments),
+        new PaymentNumbers(rctx.container.resolve(TOKENS.Db)),
+        rctx.logger,
+      );
+      const reply = await cb.handle(formOf(ctx.request));
+      ctx.status = reply.status;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = reply.body;
+    });
+  },
+  async onReady(ctx) {
+    const o = ctx.options.emulator;
+    if (!o) return;
+    const cfg = o === true ? { port: 0, host: '127.0.0.1', purses: undefined } : o;
+    const emu = new WebMoneyEmulator({ purses: cfg.purses ?? [DEFAULT_EMULATED_PURSE] });
+    await emu.listen(cfg.port, cfg.host);
+    state(ctx.container).emulator = emu;
+    ctx.logger.info({ formUrl: emu.formUrl }, 'webmoney emulator started');
+  },
+  async onClose(ctx) {
+    const st = state(ctx.container);
+    await st.emulator?.close();
+    st.emulator = null;
+  },
+  commands: [emulate],
 });
+
+export { WebMoneyMethod, settingsSchema } from './method';
+export { WebMoneyEmulator, DEFAULT_EMULATED_PURSE } from './emulator';
+export type { EmulatedPurse } from './emulator';
+export * as signature from './signature';
+export type { Switches } from './emukit';
