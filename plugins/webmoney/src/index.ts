@@ -25,6 +25,10 @@ export const optionsSchema = z.object({
   formUrl: z.string().url().optional(),
   /** LMI_SUCCESS_METHOD / LMI_FAIL_METHOD: '0' GET, '1' POST, '2' link (URL used as is). */
   returnMethod: z.enum(['0', '1', '2']).default('2'),
+  /** Minutes the buyer has to pay on WebMoney's page. */
+  actionTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(60),
+  /** Hours a payment may wait for its notification after the buyer's success return before it is canceled. */
+  notificationTimeoutHours: z.number().int().min(1).max(24 * 90).default(72),
   /** Start the WebMoney emulator with the hub (development and tests only). */
   emulator: z.union([
     z.boolean(),
@@ -92,10 +96,13 @@ export default definePlugin<WebMoneyOptions>({
     ctx.provide(TOKENS.PaymentMethod, {
       useFactory: (c) => new WebMoneyMethod(
         c.resolve(TOKENS.Runtime),
+        c.resolve(TOKENS.Clock),
         new PaymentNumbers(c.resolve(TOKENS.Db)),
         {
           formUrl: () => opts.formUrl ?? (st.emulator ? st.emulator.formUrl : DEFAULT_FORM_URL),
           returnMethod: opts.returnMethod,
+          actionTimeoutMinutes: opts.actionTimeoutMinutes,
+          notificationTimeoutHours: opts.notificationTimeoutHours,
         },
       ),
     });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import {
   ValidationError, toMajorString, fromMajorString,
   type MerchantView, type MethodContext, type MethodOutcome, type PaymentMethod, type PrepareContext,
-  type PreparedInput, type Runtime,
+  type PreparedInput, type Runtime, type Clock,
 } from '@payhub/core';
 import { PURSE_RE, paymentFormSign, purseCurrency } from './signature';
 import type { PaymentNumbers } from './store';
@@ -33,6 +33,10 @@ export interface WebMoneyMethodOptions {
   formUrl: () => string;
   /** LMI_SUCCESS_METHOD / LMI_FAIL_METHOD: '0' GET, '1' POST, '2' link. */
   returnMethod: '0' | '1' | '2';
+  /** How long the buyer has to pay on WebMoney's page before the attempt is canceled. */
+  actionTimeoutMinutes: number;
+  /** How long a payment the buyer says is done may wait for its notification before it is canceled. */
+  notificationTimeoutHours: number;
 }
 
 /** Settings as stored may lack defaults; parse them again (throws when they are unusable). */
@@ -59,6 +63,7 @@ export class WebMoneyMethod implements PaymentMethod<Record<string, never>> {
 
   constructor(
     private readonly runtime: Runtime,
+    private readonly clock: Clock,
     private readonly numbers: PaymentNumbers,
     private readonly options: WebMoneyMethodOptions,
   ) {}
@@ -105,6 +110,7 @@ export class WebMoneyMethod implements PaymentMethod<Record<string, never>> {
       kind: 'requires_action',
       nextAction: { type: 'form', url: this.options.formUrl(), method: 'POST', fields },
       methodData: { purse: s.purse, paymentNo },
+      actionExpiresAt: new Date(this.clock.now().getTime() + this.options.actionTimeoutMinutes * 60_000),
     };
   }
 
@@ -117,11 +123,17 @@ export class WebMoneyMethod implements PaymentMethod<Record<string, never>> {
     return { kind: 'pending' };
   }
 
-  /** This protocol subset has no status API: the Result URL notification is the only authoritative answer. */
+  /**
+   * This protocol subset has no status API: the Result URL notification is the only authoritative answer.
+   * An unpaid form expires with the engine's action timeout; a payment reported done by the buyer's return but never
+   * notified is canceled after notificationTimeoutHours (a later notification is then audited as a late success).
+   */
   async status(ctx: MethodContext): Promise<MethodOutcome> {
     if (ctx.attempt.status === 'requires_action' && ctx.attempt.nextAction) {
       return { kind: 'requires_action', nextAction: ctx.attempt.nextAction };
     }
+    const age = this.clock.now().getTime() - Date.parse(ctx.attempt.createdAt);
+    if (age > this.options.notificationTimeoutHours * 3_600_000) return { kind: 'canceled', reason: 'no_notification' };
     return { kind: 'pending' };
   }
 }
