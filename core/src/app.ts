@@ -178,7 +178,8 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
       enableTypes: ['json', 'form', 'text'], jsonLimit: '256kb', formLimit: '256kb', textLimit: '256kb',
       encoding: 'utf-8', jsonStrict: false,
       onError: (err: Error) => {
-        throw Object.assign(err, { status: (err as { status?: number }).status ?? 400 });
+        const e = err as Error & { status?: number; type?: string };
+        throw Object.assign(err, { status: e.status ?? 400, type: err instanceof SyntaxError ? 'entity.parse.failed' : e.type });
       },
     }));
     koa.use(router.routes());

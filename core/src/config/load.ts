@@ -43,14 +43,14 @@ function findConfigFile(dir: string, base: string): string | null {
   return null;
 }
 
-function envBool(v: string, key: string): boolean {
+function envBool(v: string, where: string): boolean {
   if (/^(1|true|yes|on)$/i.test(v)) return true;
   if (/^(0|false|no|off)$/i.test(v)) return false;
-  throw new StartupError(ERR.CONFIG_INVALID, `invalid config:\n  - ${key}: expected a boolean, got ${JSON.stringify(v)}`);
+  throw new StartupError(ERR.CONFIG_INVALID, `invalid config:\n  - ${where}: expected a boolean (1/0, true/false), got ${JSON.stringify(v)}`);
 }
 
-function envNumber(v: string, key: string): number {
-  if (!/^\d+$/.test(v)) throw new StartupError(ERR.CONFIG_INVALID, `invalid config:\n  - ${key}: expected a whole number, got ${JSON.stringify(v)}`);
+function envNumber(v: string, where: string): number {
+  if (!/^\d+$/.test(v)) throw new StartupError(ERR.CONFIG_INVALID, `invalid config:\n  - ${where}: expected a whole number, got ${JSON.stringify(v)}`);
   return Number(v);
 }
 
@@ -117,15 +117,20 @@ export function loadConfig(opts: LoadOptions = {}): HubConfig {
   }
   for (const { env: name, key, parse } of ENV_KEYS) {
     const v = env[name];
-    if (v !== undefined && v !== '') setPath(merged, key, parse(v, name));
+    if (v !== undefined && v !== '') setPath(merged, key, parse(v, `${key} (${name})`));
   }
   if (opts.overrides) merged = deepMerge(merged, opts.overrides);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const key = i.path.join('.') || '(root)';
-      const envName = ENV_KEYS.find((e) => e.key === key)?.env;
-      return `  - ${key}${envName ? ` (${envName})` : ''}: ${i.message}`;
+    const lines = parsed.error.issues.flatMap((i) => {
+      const keys = i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => [...i.path, k].join('.'))
+        : [i.path.join('.') || '(root)'];
+      return keys.map((key) => {
+        const envName = ENV_KEYS.find((e) => e.key === key)?.env;
+        const msg = i.code === 'unrecognized_keys' ? 'unknown key' : i.message;
+        return `  - ${key}${envName ? ` (${envName})` : ''}: ${msg}`;
+      });
     });
     throw new StartupError(ERR.CONFIG_INVALID, `invalid config:\n${lines.join('\n')}`);
   }

@@ -72,7 +72,9 @@ export function validateOptions(plugin: PayhubPlugin<unknown>, raw: Record<strin
   if (!plugin.options) return raw;
   const r = plugin.options.safeParse(raw);
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  - ${['options', ...i.path.map(String)].join('.')}: ${i.message}`);
+  const lines = r.error.issues.flatMap((i) => (i.code === 'unrecognized_keys'
+    ? i.keys.map((k) => `  - ${['options', ...i.path.map(String), k].join('.')}: unknown key`)
+    : [`  - ${['options', ...i.path.map(String)].join('.')}: ${i.message}`]));
   throw new StartupError(ERR.PLUGIN_OPTIONS_INVALID, `plugin "${plugin.name}" has invalid options:\n${lines.join('\n')}`);
 }
 
