@@ -185,6 +185,18 @@ export function createBankHttpClient(opts: BankHttpClientOptions) {
 
 export type BankHttpClient = ReturnType<typeof createBankHttpClient>;
 
+/**
+ * The {@link BankResult} for a failed exchange. For a state-changing call (authorize, capture, void, refund) the
+ * client's classification stands. For a status query (`read: true`) every failure is `unknown`: a query that was
+ * never sent says nothing about the payment, and `not_sent` from status() would tell the hub that the bank never saw
+ * the payment.
+ * @example if (r.kind === 'failure') return failureResult(r, { read: true });
+ */
+export function failureResult(f: Pick<BankHttpFailure, 'outcome' | 'reason'>, opts: { read?: boolean } = {}): BankResult {
+  if (opts.read) return { outcome: 'unknown', reason: `status query failed: ${f.reason}` };
+  return { outcome: f.outcome, reason: f.reason };
+}
+
 /* ------------------------------------------------------------------------------------------------------------
  * HMAC request signing
  * ---------------------------------------------------------------------------------------------------------- */
