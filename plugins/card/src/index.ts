@@ -12,7 +12,7 @@ export { CardPayload } from './payload';
 export { settingsSchema, readSettings } from './settings';
 export * from './validation';
 export { migrations } from './migrations';
-export { keysCommand } from './commands';
+export { keysCommand, runKeys } from './commands';
 
 type Container = RegisterContext<unknown>['container'];
 

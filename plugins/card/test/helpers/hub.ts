@@ -52,6 +52,11 @@ export class SpyBank implements BankAdapter {
 }
 
 export async function startHub(): Promise<{ hub: Hub; spy: SpyBank }> {
+  return startHubWith();
+}
+
+/** A hub with config overrides, optionally over an existing database (a restart). */
+export async function startHubWith(config?: Record<string, unknown>, databaseUrl?: string): Promise<{ hub: Hub; spy: SpyBank }> {
   let spy: SpyBank | undefined;
   const spyPlugin: PayhubPlugin<unknown> = definePlugin<unknown>({
     name: 'spy-bank',
@@ -64,7 +69,10 @@ export async function startHub(): Promise<{ hub: Hub; spy: SpyBank }> {
       });
     },
   });
-  const hub = await createTestHub({ plugins: [{ resolve: SANDBOX }, { resolve: CARD }], inlinePlugins: [spyPlugin] });
+  const hub = await createTestHub({
+    plugins: [{ resolve: SANDBOX }, { resolve: CARD }], inlinePlugins: [spyPlugin],
+    ...(config ? { config } : {}), ...(databaseUrl ? { databaseUrl } : {}),
+  });
   // Instantiate the spy now so the test holds the same object the card method will use.
   hub.container.resolveAll<BankAdapter>(TOKENS.BankAdapter);
   if (!spy) throw new Error('spy bank not registered');
