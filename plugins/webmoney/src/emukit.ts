@@ -111,10 +111,10 @@ export async function copies(sw: Switches, one: () => Promise<Delivery>): Promis
   return out;
 }
 
-export function parseSwitches(raw: unknown): Switches {
-  if (raw === undefined || raw === '') return {};
+export function parseSwitches<S extends Switches = Switches>(raw: unknown, schema: z.ZodType<S> = switchesSchema as unknown as z.ZodType<S>): S {
+  if (raw === undefined || raw === '') return {} as S;
   const value = typeof raw === 'string' ? JSON.parse(raw) : raw;
-  return switchesSchema.parse(value);
+  return schema.parse(value);
 }
 
 export interface EmulatedPayment {
@@ -127,15 +127,19 @@ export interface EmulatedPayment {
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string) => Promise<boolean>;
 
 /** The server part shared by the three emulators. */
-export class EmulatorServer {
+export class EmulatorServer<S extends Switches = Switches> {
   private server: http.Server | null = null;
   private base = '';
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inflight = new Set<Promise<unknown>>();
-  switches: Switches = {};
+  switches: S = {} as S;
   readonly payments = new Map<string, EmulatedPayment>();
 
-  constructor(readonly provider: string, private readonly handler: Handler) {}
+  constructor(
+    readonly provider: string,
+    private readonly handler: Handler,
+    private readonly schema: z.ZodType<S> = switchesSchema as unknown as z.ZodType<S>,
+  ) {}
 
   get url(): string {
     if (!this.server) throw new Error(`${this.provider} emulator is not running`);
@@ -183,8 +187,8 @@ export class EmulatorServer {
   }
 
   /** Merges the standing switches with per-request ones. */
-  effective(perRequest: unknown): Switches {
-    return { ...this.switches, ...parseSwitches(perRequest) };
+  effective(perRequest: unknown): S {
+    return { ...this.switches, ...parseSwitches(perRequest, this.schema) };
   }
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -194,14 +198,14 @@ export class EmulatorServer {
     if (p === '/_emulator' && req.method === 'GET') return sendJson(res, 200, { provider: this.provider, url: this.base, switches: this.switches });
     if (p === '/_emulator/switches' && req.method === 'PUT') {
       try {
-        this.switches = parseSwitches(body || '{}');
+        this.switches = parseSwitches(body || '{}', this.schema);
       } catch (e) {
         return sendJson(res, 400, { error: 'invalid switches', detail: (e as Error).message });
       }
       return sendJson(res, 200, { switches: this.switches });
     }
     if (p === '/_emulator/switches' && req.method === 'DELETE') {
-      this.switches = {};
+      this.switches = {} as S;
       return sendJson(res, 200, { switches: this.switches });
     }
     if (p === '/_emulator/deliveries' && req.method === 'GET') {
