@@ -32,6 +32,7 @@ import { idempotency } from './engine/idempotency';
 import { mountEngineRoutes } from './engine/routes';
 import { createMerchant, type CreatedMerchant } from './engine/merchants';
 import { openApiDocument } from './http/openapi';
+import { MerchantAdmin } from './engine/merchant-service';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const CORE_VERSION: string = require('../../package.json').version;
@@ -124,6 +125,8 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
       onAttempt: (method, status) => metrics.payments.inc({ method, status }),
     });
     container.register(TOKENS.Payments, { useValue: engine });
+    const requireMerchant = merchantAuth(db, keyring, clock);
+    container.register(TOKENS.Merchants, { useValue: new MerchantAdmin({ db, keyring, clock, onChange: () => requireMerchant.invalidate() }) });
     const webhooks = new WebhookSender({ db, keyring, clock, config, logger });
 
     await migrate(db, 'core', coreMigrations);
@@ -132,7 +135,6 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
     const koa = new Koa({ proxy: true });
     koa.silent = true;
     const router = new Router();
-    const requireMerchant = merchantAuth(db, keyring, clock);
     const adminToken = resolveAdminToken(config);
     const requireAdmin = adminAuth(() => adminToken);
     const idempotent = idempotency(db, keyring, clock);

@@ -14,7 +14,9 @@ export type {
 export { TOKENS } from './sdk/tokens';
 export * from './sdk/money';
 export * from './sdk/payments';
-export type { Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime } from './sdk/services';
+export type {
+  Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime, MerchantsService, MerchantRecord, NewMerchantInput, CreatedMerchantKeys,
+} from './sdk/services';
 export { safeEqual, newId, maskPan } from './sdk/util';
 export {
   PayhubError, ValidationError, StartupError, ERR, badRequest, unauthorized, forbidden, notFound, conflict, invalid,

@@ -77,3 +77,57 @@ export interface Runtime {
   /** Public base URL, e.g. http://localhost:8080 (no trailing slash). */
   baseUrl(): string;
 }
+
+/** A merchant as the operator sees it (no secrets). */
+export interface MerchantRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly mode: import('./payments').Mode;
+  readonly status: string;
+  readonly currencies: readonly string[];
+  readonly notifyUrl: string | null;
+  readonly directCardInput: boolean;
+  readonly bankAdapter: string;
+  readonly feeBps: number;
+  /** Test keys stop working after this (onboarding); null = no limit. */
+  readonly testExpiresAt: string | null;
+  readonly createdAt: string;
+}
+
+export interface NewMerchantInput {
+  name: string;
+  mode?: import('./payments').Mode;
+  notifyUrl?: string | null;
+  currencies?: string[];
+  directCardInput?: boolean;
+  bankAdapter?: string;
+  feeBps?: number;
+  testExpiresAt?: string | null;
+}
+
+export interface CreatedMerchantKeys {
+  id: string;
+  name: string;
+  mode: import('./payments').Mode;
+  test_secret_key: string;
+  live_secret_key?: string;
+  webhook_secret: string;
+  form_key: string;
+}
+
+/** Merchant administration for operator-facing plugins (onboarding, dashboard). Every change is audited. */
+export interface MerchantsService {
+  create(input: NewMerchantInput, actor: string): Promise<CreatedMerchantKeys>;
+  get(id: string): Promise<MerchantRecord | null>;
+  list(opts?: { limit?: number }): Promise<MerchantRecord[]>;
+  update(id: string, patch: Partial<Pick<MerchantRecord, 'name' | 'notifyUrl' | 'currencies' | 'bankAdapter' | 'directCardInput' | 'testExpiresAt' | 'status' | 'feeBps'>>, actor: string): Promise<MerchantRecord>;
+  /** Switches test ↔ live; switching to live issues a live key (returned once). */
+  switchMode(id: string, mode: import('./payments').Mode, actor: string): Promise<{ liveKey?: string }>;
+  /** Revokes the merchant's keys of that mode and issues a new one (returned once). */
+  rollKey(id: string, mode: import('./payments').Mode, actor: string): Promise<string>;
+  listKeys(id: string): Promise<Array<{ id: string; mode: string; last4: string; createdAt: string; revokedAt: string | null }>>;
+  rollWebhookSecret(id: string, actor: string): Promise<string>;
+  webhookSecret(id: string): Promise<string>;
+  /** HMAC key of the static-page snippet. */
+  formKey(id: string): Promise<string>;
+}

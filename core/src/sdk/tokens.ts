@@ -1,7 +1,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { BankAdapter, PaymentMethod, RiskCheck } from './payments';
-import type { Clock, Db, Keyring, PaymentsService, Runtime } from './services';
+import type { Clock, Db, Keyring, MerchantsService, PaymentsService, Runtime } from './services';
 import type { HubConfig } from '../config/schema';
 
 /*
@@ -16,6 +16,7 @@ export const TOKENS = {
   /** Multi-token: risk checks run before an attempt is sent. */
   RiskCheck: Symbol.for('payhub.RiskCheck') as InjectionToken<RiskCheck>,
   Payments: Symbol.for('payhub.Payments') as InjectionToken<PaymentsService>,
+  Merchants: Symbol.for('payhub.Merchants') as InjectionToken<MerchantsService>,
   Db: Symbol.for('payhub.Db') as InjectionToken<Db>,
   Logger: Symbol.for('payhub.Logger') as InjectionToken<Logger>,
   Config: Symbol.for('payhub.Config') as InjectionToken<HubConfig>,
