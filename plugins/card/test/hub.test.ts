@@ -22,8 +22,15 @@ test('approved card, one stage: the order is paid; only masked data comes back a
   t.teardown(() => hub.close());
   const m = await hub.createMerchant({ bankAdapter: 'spy-bank' });
   const o = await newOrder(hub, m.key, { amount: 125_00 });
-  const r = await pay(hub, m.key, o.id, { card: card('4111 1111 1111 1111', '947') });
+  const r = await hub.api('POST', `/v1/orders/${o.id}/payments`, {
+    key: m.key, headers: { 'Idempotency-Key': 'card-pay-1' }, body: { method: 'card', card: card('4111 1111 1111 1111', '947') },
+  });
   t.is(r.status, 201, r.text);
+  // A retry with the same key replays the stored answer (the idempotency store is part of the leak scan below).
+  const replay = await hub.api('POST', `/v1/orders/${o.id}/payments`, {
+    key: m.key, headers: { 'Idempotency-Key': 'card-pay-1' }, body: { method: 'card', card: card('4111 1111 1111 1111', '947') },
+  });
+  t.is(replay.body.id, r.body.id);
   t.is(r.body.status, 'captured');
   t.is(r.body.method, 'card');
   t.is(r.body.details.masked, '411111******1111');
@@ -41,7 +48,7 @@ test('approved card, one stage: the order is paid; only masked data comes back a
   const order = await hub.api('GET', `/v1/orders/${o.id}`, { key: m.key });
   t.is(order.body.status, 'paid');
   t.is(order.body.amount_captured, 125_00);
-  t.deepEqual(await leaks(hub, [VISA], ['947']), []);
+  t.deepEqual(await leaks(hub, [VISA, '4111 1111 1111 1111'], ['947']), []);
 });
 
 test('each supported brand of the sandbox is approved (Mastercard, MIR)', async (t) => {
@@ -104,6 +111,25 @@ test('expired, Luhn-invalid or malformed cards: 422 naming the field, no attempt
   t.deepEqual(spy.calls, [], 'the bank saw nothing');
   t.is((await hub.api('GET', `/v1/orders/${o.id}`, { key: m.key })).body.status, 'created');
   t.deepEqual(await leaks(hub, [VISA, '4111111111111112', '378282246310005'], ['461', '4612']), []);
+});
+
+test('expiry is judged by the hub clock: a card valid this month is refused once the clock passes its month', async (t) => {
+  const { hub, spy } = await startHub();
+  t.teardown(() => hub.close());
+  const m = await hub.createMerchant({ bankAdapter: 'spy-bank' });
+  const now = hub.clock.now();
+  const thisMonth = { exp_month: now.getUTCMonth() + 1, exp_year: now.getUTCFullYear() };
+  const o1 = await newOrder(hub, m.key);
+  const ok = await pay(hub, m.key, o1.id, { card: card(VISA, '461', thisMonth) });
+  t.is(ok.body.status, 'captured', ok.text);
+  hub.clock.set(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1, 0, 0, 1)));
+  const o2 = await newOrder(hub, m.key);
+  const calls = spy.calls.length;
+  const late = await pay(hub, m.key, o2.id, { card: card(VISA, '461', thisMonth) });
+  t.is(late.status, 422, late.text);
+  t.true(JSON.stringify(late.body).includes('card.exp_year'));
+  t.is(spy.calls.length, calls);
+  t.is(await attemptsOf(hub, o2.id), 0);
 });
 
 test('two-stage: authorize, capture part of it later, then refund', async (t) => {
