@@ -200,6 +200,20 @@ test('3-D Secure: requires_action with the bank challenge; the buyer comes back 
   const order = await hub.api('GET', `/v1/orders/${o.id}`, { key: m.key });
   t.is(order.body.status, 'paid');
   t.is(order.body.payments[0].status, 'captured');
+
+  // A wrong one-time code: the payment is declined and the order can be paid again.
+  const o2 = await newOrder(hub, m.key);
+  const w = await pay(hub, m.key, o2.id, { card: card(CHALLENGE, '275') });
+  t.is(w.body.status, 'requires_action', w.text);
+  const wrong = await fetch(w.body.next_action.url, {
+    method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'code=000000',
+  });
+  t.is(wrong.status, 302);
+  await fetch(wrong.headers.get('location')!, { redirect: 'manual' });
+  const order2 = await hub.api('GET', `/v1/orders/${o2.id}`, { key: m.key });
+  t.is(order2.body.payments[0].status, 'declined');
+  t.is(order2.body.status, 'created');
   t.deepEqual(await leaks(hub, [CHALLENGE], ['275']), []);
 });
 
