@@ -11,6 +11,8 @@ import { loadPluginModules, registerPlugins, resolvePluginModule, lifecycleConte
 import { assertPluginShape, orderPlugins } from './plugins/graph';
 import { container as rootContainer } from 'tsyringe';
 import { createLogger } from './logging';
+import { rewrapCoreSecrets } from './crypto/rotate';
+import type { AesKeyring } from './crypto/keyring';
 
 const HELP = `payhub — self-hosted payment hub
 
@@ -23,6 +25,7 @@ Usage: payhub <command> [options]
   plugins add <npm-name|path>   add a plugin to config/local.yaml after checking it
   plugins remove <name>         remove a plugin from config/local.yaml
   merchants create --name NAME [--notify-url URL] [--mode test|live] [--json]
+  keys rotate                   re-wrap secrets and card data keys under the current master key
   <plugin command> ...          commands added by plugins (see "payhub help")
 
 Environment: PORT, DATABASE_URL, PAYHUB_CONFIG, LOG_LEVEL, PAYHUB_ADMIN_TOKEN, PAYHUB_MASTER_KEY,
@@ -184,6 +187,29 @@ async function merchantsCommand(config: HubConfig, args: string[]): Promise<numb
   });
 }
 
+/**
+ * `payhub keys rotate`: after configuring a new master key (keys.masterKey + keys.version, the old key kept under
+ * keys.previous), re-wraps the core's secrets, then runs every plugin's own `keys` command (e.g. the card vault).
+ */
+async function keysCommand(config: HubConfig, args: string[]): Promise<number> {
+  if (args[0] !== 'rotate') {
+    process.stderr.write('usage: payhub keys rotate [plugin options]\n');
+    return 2;
+  }
+  return withHub({ ...config, workers: { ...config.workers, enabled: false }, log: { ...config.log, level: 'warn' } }, async (hub) => {
+    const r = await rewrapCoreSecrets(hub.db, hub.keyring as AesKeyring);
+    out(`core: master_key_version=${hub.keyring.version} rewrapped=${r.rewrapped} already_current=${r.current}`);
+    let code = 0;
+    for (const lp of hub.plugins) {
+      const cmd = lp.plugin.commands?.find((c) => c.name === 'keys');
+      if (!cmd) continue;
+      const rc = await cmd.run(args, lifecycleContext(lp, hub.config, hub.db));
+      if (typeof rc === 'number' && rc !== 0) code = rc;
+    }
+    return code;
+  });
+}
+
 /** Commands that plugins add. When several plugins define one name, the next argument picks the plugin. */
 async function pluginCommand(config: HubConfig, name: string, args: string[]): Promise<number | null> {
   const found = await loadPluginModules(config);
@@ -233,6 +259,7 @@ export async function main(argv: string[]): Promise<number> {
         });
       case 'plugins': return await pluginsCommand(config, args);
       case 'merchants': return await merchantsCommand(config, args);
+      case 'keys': return await keysCommand(config, args);
       default: {
         const r = await pluginCommand(config, cmd, args);
         if (r === null) {

@@ -64,6 +64,7 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; parse: (v: stri
   { env: 'LOG_LEVEL', key: 'log.level', parse: (v) => v },
   { env: 'PAYHUB_ADMIN_TOKEN', key: 'adminToken', parse: (v) => v },
   { env: 'PAYHUB_MASTER_KEY', key: 'keys.masterKey', parse: (v) => v },
+  { env: 'PAYHUB_FINGERPRINT_KEY', key: 'keys.fingerprintKey', parse: (v) => v },
   { env: 'PAYHUB_WEBHOOKS_ALLOW_PRIVATE', key: 'webhooks.allowPrivate', parse: envBool },
   { env: 'PAYHUB_WORKERS', key: 'workers.enabled', parse: envBool },
   { env: 'PAYHUB_DEMO', key: 'demo.enabled', parse: envBool },

@@ -34,6 +34,11 @@ export const configSchema = z.strictObject({
     masterKeyFile: z.string().default('./data/master.key'),
     /** Earlier master keys by version, for reading old ciphertexts during rotation. */
     previous: z.record(z.string(), z.string()).default({}),
+    /**
+     * Key for keyed fingerprints (API-key lookups, card fingerprints): 32 bytes, base64. Must stay the same across
+     * master-key rotations. When unset it is derived from the oldest master key configured.
+     */
+    fingerprintKey: z.string().nullable().default(null),
     /** Version number of masterKey. */
     version: z.number().int().min(1).default(1),
   }).prefault({}),

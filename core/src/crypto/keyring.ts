@@ -21,12 +21,13 @@ export class AesKeyring implements Keyring {
   private readonly keys = new Map<number, Buffer>();
   private readonly fpKey: Buffer;
 
-  constructor(readonly version: number, current: Buffer, previous: Record<number, Buffer> = {}) {
+  constructor(readonly version: number, current: Buffer, previous: Record<number, Buffer> = {}, fingerprintKey?: Buffer) {
     this.keys.set(version, current);
     for (const [v, k] of Object.entries(previous)) this.keys.set(Number(v), k);
-    // Fingerprints must survive master-key rotation: derive them from the oldest key version held.
-    const oldest = Math.min(...this.keys.keys());
-    this.fpKey = Buffer.from(crypto.hkdfSync('sha256', this.keys.get(oldest)!, Buffer.alloc(0), 'payhub-fingerprint', 32));
+    // Fingerprints must survive master-key rotation: a configured fingerprint key, else derived from the oldest
+    // master key held (keep that one under keys.previous, or set keys.fingerprintKey before retiring it).
+    const base = fingerprintKey ?? this.keys.get(Math.min(...this.keys.keys()))!;
+    this.fpKey = Buffer.from(crypto.hkdfSync('sha256', base, Buffer.alloc(0), 'payhub-fingerprint', 32));
   }
 
   encrypt(plaintext: string, aad = ''): string {
@@ -69,12 +70,17 @@ export class AesKeyring implements Keyring {
 export function keyringFromConfig(config: HubConfig, onDevKey?: (file: string) => void): AesKeyring {
   const previous: Record<number, Buffer> = {};
   for (const [v, k] of Object.entries(config.keys.previous)) previous[Number(v)] = parseKey(k, `keys.previous.${v}`);
-  if (config.keys.masterKey) return new AesKeyring(config.keys.version, parseKey(config.keys.masterKey, 'keys.masterKey (PAYHUB_MASTER_KEY)'), previous);
+  const fp = config.keys.fingerprintKey ? parseKey(config.keys.fingerprintKey, 'keys.fingerprintKey (PAYHUB_FINGERPRINT_KEY)') : undefined;
+  if (config.keys.masterKey) return new AesKeyring(config.keys.version, parseKey(config.keys.masterKey, 'keys.masterKey (PAYHUB_MASTER_KEY)'), previous, fp);
   const file = path.resolve(config.rootDir, config.keys.masterKeyFile);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, crypto.randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+    try {
+      fs.writeFileSync(file, crypto.randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
   onDevKey?.(file);
-  return new AesKeyring(config.keys.version, parseKey(fs.readFileSync(file, 'utf8'), file), previous);
+  return new AesKeyring(config.keys.version, parseKey(fs.readFileSync(file, 'utf8'), file), previous, fp);
 }

@@ -171,7 +171,7 @@ export interface PaymentMethod<P = unknown> {
 /** Card or account data handed to a bank adapter; lives in memory only. */
 export type FundingSource =
   | { type: 'card'; number: string; expMonth: number; expYear: number; cvc?: string; holder?: string }
-  | { type: 'card_token'; token: string; number: string; expMonth: number; expYear: number; holder?: string }
+  | { type: 'card_token'; token: string; number: string; expMonth: number; expYear: number; cvc?: string; holder?: string }
   | { type: 'account'; accountNumber: string };
 
 export interface BinInfo {
