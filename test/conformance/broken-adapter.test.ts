@@ -9,11 +9,11 @@ import { SuffixOnRetryAdapter } from './fixtures/broken-adapter';
 const DUP = 'duplicate-authorize-charges-once';
 
 async function withBrokenAdapter(fn: (a: SuffixOnRetryAdapter, inner: InstanceType<typeof sandbox.SandboxBankAdapter>) => Promise<void>) {
-  const server = new sandbox.SandboxBankServer({ holdMs: 5000 });
+  const server = new sandbox.SandboxBankServer({ holdMs: 10_000 });
   const url = await server.start();
   try {
     const inner = new sandbox.SandboxBankAdapter({
-      url: () => url, timeoutMs: 400, merchantId: 'm', terminalId: 't', terminalSecret: sandbox.DEV_TERMINAL_SECRET, transport: 'http',
+      url: () => url, timeoutMs: 1500, merchantId: 'm', terminalId: 't', terminalSecret: sandbox.DEV_TERMINAL_SECRET, transport: 'http',
     });
     await fn(new SuffixOnRetryAdapter(inner), inner);
   } finally {

@@ -167,7 +167,7 @@ export const conformance: BankConformanceProfile = {
   adapterId: 'sandbox-bank',
   currency: 'RUB',
   amount: 10_000,
-  pluginOptions: { timeoutMs: 400, holdMs: 5_000 },
+  pluginOptions: { timeoutMs: 1500, holdMs: 10_000 },
   cards: {
     expMonth: 12,
     expYear: new Date().getUTCFullYear() + 3,

@@ -29,7 +29,7 @@ test('a refused connection is not_sent for every state-changing call; status() s
 test('the lost-answer card: unknown after the timeout, the bank did capture, status() reports processed', async (t) => {
   const emu = await startEmulator({ holdMs: 10_000 });
   try {
-    const a = emu.adapter({ timeoutMs: 300 });
+    const a = emu.adapter({ timeoutMs: 1000 });
     const reference = ref();
     const r = await a.authorize({ reference, amount: rub(2500), capture: true, source: card(TEST_CARDS.lostAnswer) });
     t.deepEqual(r, { outcome: 'unknown', reason: 'timeout' });

@@ -74,7 +74,7 @@ test('5xx and unparsable bodies are unknown; 4xx JSON is an answer', async (t) =
     res.end('{"error":"invalid"}');
   });
   try {
-    const c = createBankHttpClient({ baseUrl: s.url, timeoutMs: 300 });
+    const c = createBankHttpClient({ baseUrl: s.url, timeoutMs: 1000 });
     t.deepEqual(await c.request('GET', '/500'), { kind: 'failure', outcome: 'unknown', reason: 'http_503', status: 503 });
     t.deepEqual(await c.request('GET', '/html'), { kind: 'failure', outcome: 'unknown', reason: 'unparsable_body', status: 200 });
     t.like(await c.request('GET', '/half'), { kind: 'failure', outcome: 'unknown', status: 200 });

@@ -27,13 +27,13 @@ export interface Emulator {
 
 /** Starts an emulator on 127.0.0.1, port 0. */
 export async function startEmulator(opts: SandboxBankServerOptions = {}): Promise<Emulator> {
-  const server = new SandboxBankServer({ holdMs: 5000, ...opts });
+  const server = new SandboxBankServer({ holdMs: 10_000, ...opts });
   const url = await server.start();
   return {
     server,
     url,
     adapter: (over = {}) => new SandboxBankAdapter({
-      url: () => url, timeoutMs: 1000, merchantId: 'm1', terminalId: 't1',
+      url: () => url, timeoutMs: 3000, merchantId: 'm1', terminalId: 't1',
       terminalSecret: opts.terminalSecret ?? DEV_TERMINAL_SECRET, transport: 'http', bank: () => server.bank, ...over,
     }),
     close: () => server.close(),
