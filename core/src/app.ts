@@ -33,6 +33,7 @@ import { mountEngineRoutes } from './engine/routes';
 import { createMerchant, type CreatedMerchant } from './engine/merchants';
 import { openApiDocument } from './http/openapi';
 import { MerchantAdmin } from './engine/merchant-service';
+import { ledgerService } from './engine/ledger';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const CORE_VERSION: string = require('../../package.json').version;
@@ -125,6 +126,7 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
       onAttempt: (method, status) => metrics.payments.inc({ method, status }),
     });
     container.register(TOKENS.Payments, { useValue: engine });
+    container.register(TOKENS.Ledger, { useValue: ledgerService(db, clock) });
     const requireMerchant = merchantAuth(db, keyring, clock);
     container.register(TOKENS.Merchants, { useValue: new MerchantAdmin({ db, keyring, clock, onChange: () => requireMerchant.invalidate() }) });
     const webhooks = new WebhookSender({ db, keyring, clock, config, logger });

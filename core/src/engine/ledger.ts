@@ -10,7 +10,7 @@ import { newId } from '../sdk/util';
  *   fees                     the hub's fee revenue
  * Every posting is balanced (sum of debits = sum of credits) and written in the caller's transaction.
  */
-export type PostingKind = 'authorization' | 'capture' | 'release' | 'void' | 'refund' | 'fee';
+export type PostingKind = 'authorization' | 'capture' | 'release' | 'void' | 'refund' | 'fee' | (string & {});
 
 export interface Leg { account: string; debit?: number; credit?: number }
 
@@ -61,4 +61,20 @@ export async function balances(db: Knex, merchantId: string): Promise<Array<{ cu
     out.set(r.currency, b);
   }
   return [...out.values()].sort((a, b) => a.currency.localeCompare(b.currency));
+}
+
+/** The ledger as plugins see it (TOKENS.Ledger). */
+export function ledgerService(db: Knex, clock: { now(): Date }) {
+  return {
+    async post(p: { kind: string; merchantId: string | null; currency: string; refId: string; legs: Leg[] }, trx?: Knex.Transaction): Promise<string> {
+      if (!/^[A-Z0-9]{3}$/.test(p.currency)) throw new RangeError('ledger currency must be 3 upper-case letters or digits');
+      if (p.kind.length > 24 || ['authorization', 'capture', 'release', 'void', 'refund', 'fee'].includes(p.kind)) throw new RangeError(`posting kind ${p.kind} is reserved or too long`);
+      const run = (t: Knex.Transaction) => post(t, { ...p, merchantId: p.merchantId as string, at: clock.now().toISOString() });
+      return trx ? run(trx) : db.transaction(run);
+    },
+    async balance(account: string, currency: string, trx?: Knex.Transaction): Promise<number> {
+      const r = await (trx ?? db)('ledger_entries').where({ account, currency }).sum({ cr: 'credit' }).sum({ dr: 'debit' }).first();
+      return Number((r as { cr: unknown })?.cr ?? 0) - Number((r as { dr: unknown })?.dr ?? 0);
+    },
+  };
 }

@@ -120,6 +120,13 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
     ctx.body = await engine.refund(mid(ctx), ctx.params.id!, b);
   });
 
+  router.post('/v1/orders/:id/review', auth, idempotent, async (ctx) => {
+    const b = body(ctx);
+    for (const k of Object.keys(b)) if (k !== 'decision') throw invalid(k, 'unknown field');
+    if (b.decision !== 'approve' && b.decision !== 'reject') throw invalid('decision', 'must be "approve" or "reject"');
+    ctx.body = await engine.resolveReview(mid(ctx), ctx.params.id!, b.decision, 'merchant');
+  });
+
   router.get('/v1/payment-methods', auth, async (ctx) => {
     const merchant = ctx.state.merchant;
     const data = [];

@@ -395,10 +395,13 @@ export class PaymentsEngine implements PaymentsService {
       this.d.db<OrderRow>('orders').where({ id: a.order_id }).first(),
       this.getMethodSettings(a.merchant_id, a.method),
     ]);
+    let ov = orderView(o!);
+    // A payment held for risk review is only authorized, whatever the order asked for.
+    if (parseJson<Record<string, unknown>>(a.method_data, {}).risk_review === 'pending') ov = { ...ov, captureMode: 'manual' };
     return {
       method,
       ctx: {
-        merchant: merchantView(m!), order: orderView(o!), attempt: attemptView(a), settings: settings ?? {},
+        merchant: merchantView(m!), order: ov, attempt: attemptView(a), settings: settings ?? {},
         idempotencyKey: a.id, request: request ?? { baseUrl: this.d.runtime.baseUrl() },
         logger: this.d.logger.child({ method: a.method, payment: a.id }),
       },
@@ -456,7 +459,9 @@ export class PaymentsEngine implements PaymentsService {
       await trx('transitions').insert({ entity: 'attempt', entity_id: attempt.id, from_status: null, to_status: 'pending', cause: `${args.source}.start`, at });
       await this.moveOrder(trx, o, 'processing', 'payment.started', {}, attempt);
     });
-    // Risk checks before anything reaches the provider.
+    // Risk checks before anything reaches the provider: deny declines without a provider call; review sends the
+    // payment as an authorization only and holds it until the merchant approves (capture) or rejects (void).
+    let review: string | null = null;
     for (const rc of this.d.riskChecks()) {
       const decision = await rc.check({
         merchant, order: orderView({ ...order, status: 'processing' }), attempt: attemptView(attempt), method: method.id,
@@ -465,6 +470,11 @@ export class PaymentsEngine implements PaymentsService {
       if (decision.decision === 'deny') {
         return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, { kind: 'declined', reason: 'risk_denied', message: decision.reason }, `risk.${rc.id}`));
       }
+      if (decision.decision === 'review' && !review) review = rc.id;
+    }
+    if (review) {
+      attempt.method_data = JSON.stringify({ ...parseJson(attempt.method_data, {}), risk_review: 'pending', risk_check: review });
+      await this.d.db('payment_attempts').where({ id: attempt.id }).update({ method_data: attempt.method_data });
     }
     // Phase 2: the provider call, outside any transaction.
     const { ctx } = await this.methodContext(attempt, args.request);
@@ -742,6 +752,29 @@ export class PaymentsEngine implements PaymentsService {
         if (status !== r.status) await trx('transitions').insert({ entity: 'refund', entity_id: r.id, from_status: r.status, to_status: status, cause: 'provider', at });
       }
     });
+  }
+
+  async resolveReview(merchantId: string, orderId: string, decision: 'approve' | 'reject', actor: string) {
+    if (decision !== 'approve' && decision !== 'reject') throw invalid('decision', 'must be approve or reject');
+    const o = await this.ownOrder(merchantId, orderId);
+    const a = await this.d.db<AttemptRow>('payment_attempts').where({ order_id: o.id, status: 'authorized' }).first();
+    const md = parseJson<Record<string, unknown>>(a?.method_data, {});
+    if (!a || o.status !== 'authorized' || md.risk_review !== 'pending') throw conflict('not_in_review', 'The order is not held for review');
+    const claimed = await this.d.db.transaction(async (trx) => {
+      const la = await this.lockAttempt(trx, a.id);
+      const lmd = parseJson<Record<string, unknown>>(la.method_data, {});
+      if (lmd.risk_review !== 'pending') return false;
+      await trx('payment_attempts').where({ id: la.id }).update({ method_data: JSON.stringify({ ...lmd, risk_review: decision === 'approve' ? 'approved' : 'rejected' }) });
+      await trx('audit_log').insert({ merchant_id: merchantId, actor, action: `risk.review_${decision}`, data: JSON.stringify({ order: o.id, payment: la.id }), at: this.now() });
+      return true;
+    });
+    if (!claimed) throw conflict('not_in_review', 'The review was resolved already');
+    if (decision === 'approve') {
+      if (o.capture_mode === 'automatic') return this.capture(merchantId, orderId);
+      return this.orderWithDetails(await this.ownOrder(merchantId, orderId));
+    }
+    await this.d.db('payment_attempts').where({ id: a.id }).update({ decline_reason: 'risk_rejected' });
+    return this.cancel(merchantId, orderId);
   }
 
   /* ---------------------------------------------------------------- workers */

@@ -68,6 +68,28 @@ export interface PaymentsService {
   getMethodSettings(merchantId: string, method: string): Promise<Record<string, unknown> | null>;
   /** Records a security or audit event (no secrets in `data`). */
   audit(event: { merchantId?: string; actor: string; action: string; data?: Record<string, unknown> }): Promise<void>;
+  /** Merchant actions, as POST /v1/orders/:id/capture|cancel|refunds do (return the public JSON shapes). */
+  capture(merchantId: string, orderId: string, amount?: number): Promise<Record<string, unknown>>;
+  cancel(merchantId: string, orderId: string): Promise<Record<string, unknown>>;
+  refund(merchantId: string, orderId: string, body: { amount?: number; currency?: string; reason?: string }): Promise<Record<string, unknown>>;
+  /**
+   * Resolves an order held for manual risk review (a risk check answered `review`: the payment was authorized only).
+   * approve: captures it when the order asked for automatic capture; reject: voids it (decline_reason risk_rejected).
+   */
+  resolveReview(merchantId: string, orderId: string, decision: 'approve' | 'reject', actor: string): Promise<Record<string, unknown>>;
+}
+
+/** A leg of a ledger posting. Plugin accounts are named `<plugin>:…`. */
+export interface LedgerLeg { account: string; debit?: number; credit?: number }
+
+/**
+ * The double-entry ledger for plugins (e.g. loyalty points as a ledger currency of their own). Every posting must
+ * balance per currency; amounts are non-negative integers.
+ */
+export interface LedgerService {
+  post(p: { kind: string; merchantId: string | null; currency: string; refId: string; legs: LedgerLeg[] }, trx?: import('knex').Knex.Transaction): Promise<string>;
+  /** Credits minus debits of one account in one currency. */
+  balance(account: string, currency: string, trx?: import('knex').Knex.Transaction): Promise<number>;
 }
 
 export type Db = Knex;

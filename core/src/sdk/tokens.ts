@@ -1,7 +1,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { BankAdapter, PaymentMethod, RiskCheck } from './payments';
-import type { Clock, Db, Keyring, MerchantsService, PaymentsService, Runtime } from './services';
+import type { Clock, Db, Keyring, LedgerService, MerchantsService, PaymentsService, Runtime } from './services';
 import type { HubConfig } from '../config/schema';
 
 /*
@@ -17,6 +17,7 @@ export const TOKENS = {
   RiskCheck: Symbol.for('payhub.RiskCheck') as InjectionToken<RiskCheck>,
   Payments: Symbol.for('payhub.Payments') as InjectionToken<PaymentsService>,
   Merchants: Symbol.for('payhub.Merchants') as InjectionToken<MerchantsService>,
+  Ledger: Symbol.for('payhub.Ledger') as InjectionToken<LedgerService>,
   Db: Symbol.for('payhub.Db') as InjectionToken<Db>,
   Logger: Symbol.for('payhub.Logger') as InjectionToken<Logger>,
   Config: Symbol.for('payhub.Config') as InjectionToken<HubConfig>,
