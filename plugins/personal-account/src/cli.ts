@@ -59,6 +59,19 @@ const CERTS_USAGE = `usage:
 
 export const commands: PluginCommand<PersonalAccountOptions>[] = [
   {
+    name: 'keys',
+    description: 'keys rotate: re-encrypt the CA key and account numbers under the current master key',
+    run: (args, ctx) => guarded(async () => {
+      if (args[0] !== 'rotate') {
+        err('usage: payhub keys rotate');
+        return 2;
+      }
+      const r = await (await service(ctx)).rewrapSecrets();
+      out(`personal-account: rewrapped=${r.rewrapped} already_current=${r.current}`);
+      return 0;
+    }),
+  },
+  {
     name: 'accounts',
     description: 'Personal accounts: providers-create, providers, create, show, close',
     run: (args, ctx) => guarded(async () => {

@@ -337,6 +337,27 @@ export class AccountsService {
     }
   }
 
+  /** Re-encrypts the CA key and account numbers under the Keyring's current key (`payhub keys rotate`). */
+  async rewrapSecrets(): Promise<{ rewrapped: number; current: number }> {
+    const k = this.keyring;
+    let rewrapped = 0;
+    let current = 0;
+    const one = async (table: string, where: Record<string, string>, column: string, value: string, aad: string) => {
+      const next = k.rewrap(value, aad);
+      if (next === value) {
+        current++;
+        return;
+      }
+      await this.db(table).where(where).update({ [column]: next });
+      rewrapped++;
+    };
+    for (const r of await this.db('pa_ca').select('id', 'key_enc')) await one('pa_ca', { id: r.id }, 'key_enc', r.key_enc, CA_AAD);
+    for (const r of await this.db('pa_accounts').select('id', 'account_number_enc')) {
+      await one('pa_accounts', { id: r.id }, 'account_number_enc', r.account_number_enc, ACCOUNT_AAD(r.id));
+    }
+    return { rewrapped, current };
+  }
+
   /** Forgets nonces older than twice the window: a replay that old fails the timestamp check anyway. */
   async purgeNonces(): Promise<number> {
     const before = new Date(this.clock.now().getTime() - (this.options.signatureMaxAgeSeconds * 2 + 120) * 1000).toISOString();

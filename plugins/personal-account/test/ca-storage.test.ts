@@ -103,13 +103,29 @@ test('first start creates a CA (RSA 3072, CA:true); its key is in no column in c
     }
 
     const url = hub.databaseUrl;
-    const masterKey = hub.config.keys.masterKey;
+    const masterKey = hub.config.keys.masterKey!;
     await hub.close({ keepDatabase: true });
     closed = true;
-    hub = await createTestHub({ plugins, databaseUrl: url, config: { keys: { masterKey } } });
+    // Restart with a rotated master key (version 2, the old one kept as previous): the CA still loads; `keys rotate`
+    // re-wraps the CA key and the account numbers under version 2.
+    const newKey = crypto.randomBytes(32).toString('base64');
+    hub = await createTestHub({ plugins, databaseUrl: url, config: { keys: { masterKey: newKey, version: 2, previous: { 1: masterKey } } } });
     closed = false;
     const again = (await hub.api('GET', '/pki/ca.pem')).text;
     t.is(new crypto.X509Certificate(again).fingerprint256, ca.fingerprint256);
+    t.regex((await hub.db('pa_ca').first()).key_enc, /^v1\./);
+    const keysCmd = hub.hub.plugins.find((p) => p.plugin.name === 'personal-account')!.plugin.commands!.find((c) => c.name === 'keys')!;
+    const silence = process.stdout.write;
+    (process.stdout as unknown as { write: unknown }).write = () => true;
+    try {
+      t.is(await keysCmd.run(['rotate'], cliContext(hub)), 0);
+    } finally {
+      process.stdout.write = silence;
+    }
+    t.regex((await hub.db('pa_ca').first()).key_enc, /^v2\./);
+    for (const a of await hub.db('pa_accounts').select('account_number_enc')) t.regex(a.account_number_enc, /^v2\./);
+    const kr = hub.container.resolve<Keyring>(TOKENS.Keyring);
+    t.is(kr.decrypt((await hub.db('pa_ca').first()).key_enc, 'pa_ca.key_enc'), keyPem);
   } finally {
     if (!closed) await hub.close();
     await dropDatabase(hub.databaseUrl);
