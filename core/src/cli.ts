@@ -215,13 +215,14 @@ async function pluginCommand(config: HubConfig, name: string, args: string[]): P
   const found = await loadPluginModules(config);
   const candidates = found.filter((f) => f.plugin.commands?.some((c) => c.name === name));
   if (!candidates.length) return null;
+  // Several plugins may share a command name (e.g. `payhub emulate webmoney|yoomoney|qiwi`): the first argument
+  // names the plugin, and the command receives the arguments as typed (its own name first).
   let chosen = candidates[0]!;
-  let rest = args;
+  const rest = args;
   if (candidates.length > 1) {
     const pick = candidates.find((c) => c.plugin.name === args[0]);
     if (!pick) throw new StartupError(ERR.CONFIG_INVALID, `usage: payhub ${name} <${candidates.map((c) => c.plugin.name).join('|')}> ...`);
     chosen = pick;
-    rest = args.slice(1);
   }
   const cmd = chosen.plugin.commands!.find((c) => c.name === name)!;
   if (cmd.needsDb === false) {

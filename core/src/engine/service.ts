@@ -311,7 +311,8 @@ export class PaymentsEngine implements PaymentsService {
     if (to === 'pending' || to === 'unknown') {
       patch.next_check_at = this.nextCheck(a.check_count);
     } else if (to === 'requires_action') {
-      patch.next_check_at = null;
+      // Poll the provider while the buyer acts (a lost notification is found without waiting for the expiry).
+      patch.next_check_at = this.method(a.method)?.status ? this.nextCheck(a.check_count) : null;
     } else {
       patch.next_check_at = null;
     }
@@ -529,6 +530,12 @@ export class PaymentsEngine implements PaymentsService {
       if (method.cancel) await this.callProvider('cancel', () => method.cancel!(ctx), { kind: 'unknown' } as MethodOutcome);
       outcome = { kind: 'canceled', reason: 'action_expired' };
     }
+    if (a.status === 'requires_action' && !expired && ['requires_action', 'pending', 'unknown', 'not_sent'].includes(outcome.kind)) {
+      // The buyer is still acting: keep the action as it is and look again later.
+      const count = a.check_count + 1;
+      await this.d.db('payment_attempts').where({ id: a.id, status: 'requires_action' }).update({ check_count: count, next_check_at: this.nextCheck(count) });
+      return attemptView(a);
+    }
     if (outcome.kind === 'not_sent' && a.status === 'requires_action') return attemptView(a);
     return this.d.db.transaction(async (trx) => {
       const r = await this.applyOutcomeTx(trx, attemptId, outcome, `${method.id}.status`);
@@ -635,7 +642,13 @@ export class PaymentsEngine implements PaymentsService {
       const open = await this.d.db<AttemptRow>('payment_attempts').where({ order_id: o.id, status: 'requires_action' });
       for (const a of open) {
         const { method, ctx } = await this.methodContext(a);
-        if (method.cancel) await this.callProvider('cancel', () => method.cancel!(ctx), { kind: 'unknown' } as MethodOutcome);
+        if (!method.cancel) continue;
+        const r = await this.callProvider('cancel', () => method.cancel!(ctx), { kind: 'unknown' } as MethodOutcome);
+        if (r.kind === 'processed') {
+          // The buyer paid while we were canceling: record the payment, refuse the cancel.
+          await this.applyOutcome(a.id, r, `${method.id}.cancel`);
+          throw conflict('order_paid_meanwhile', 'The buyer completed the payment before it could be canceled');
+        }
       }
       await this.d.db.transaction(async (trx) => {
         const lo = await this.lockOrder(trx, o.id);
@@ -796,7 +809,7 @@ export class PaymentsEngine implements PaymentsService {
   /** One pass of the outcome resolver: open attempts, in-flight captures/voids, open refunds, expiring orders. */
   async resolverPass(limit = this.d.config.workers.batch): Promise<number> {
     let n = 0;
-    const attempts = await this.claim('payment_attempts', ['pending', 'unknown'], limit);
+    const attempts = await this.claim('payment_attempts', ['pending', 'unknown', 'requires_action'], limit);
     for (const id of attempts) {
       await this.resolveAttempt(id).catch((e) => this.d.logger.error({ payment: id, err: (e as Error).message }, 'resolve failed'));
       n++;
