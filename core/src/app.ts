@@ -48,6 +48,8 @@ export interface BuildOptions {
   extraPlugins?: PayhubPlugin<unknown>[];
   /** Milliseconds each plugin's onReady may take. */
   readyTimeoutMs?: number;
+  /** Why the hub is built (passed to plugins' onReady/onClose): server (default), worker or cli. */
+  role?: 'server' | 'worker' | 'cli';
   /** Called once if a development master key file is in use. */
   onDevKey?: (file: string) => void;
 }
@@ -189,7 +191,7 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
     koa.use(router.routes());
     koa.use(router.allowedMethods());
 
-    await readyPlugins(loaded, config, db, opts.readyTimeoutMs ?? 15_000);
+    await readyPlugins(loaded, config, db, opts.readyTimeoutMs ?? 15_000, opts.role ?? 'server');
     ready = true;
 
     let timer: NodeJS.Timeout | null = null;
@@ -242,7 +244,7 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
           });
         }
         await workerRun;
-        await closePlugins(loaded, config, db, logger);
+        await closePlugins(loaded, config, db, logger, opts.role ?? 'server');
         await db.destroy();
       },
     };

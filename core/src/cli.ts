@@ -47,7 +47,7 @@ const devKeyWarning = (file: string) => {
 };
 
 async function withHub<T>(config: HubConfig, fn: (hub: Hub) => Promise<T>): Promise<T> {
-  const hub = await buildApp(config, { onDevKey: devKeyWarning });
+  const hub = await buildApp(config, { onDevKey: devKeyWarning, role: 'cli' });
   try {
     return await fn(hub);
   } finally {
@@ -56,7 +56,7 @@ async function withHub<T>(config: HubConfig, fn: (hub: Hub) => Promise<T>): Prom
 }
 
 async function start(config: HubConfig, workersOnly = false): Promise<number> {
-  const hub = await buildApp(config, { onDevKey: devKeyWarning });
+  const hub = await buildApp(config, { onDevKey: devKeyWarning, role: workersOnly ? 'worker' : 'server' });
   let port = 0;
   if (!workersOnly) {
     try {
@@ -203,7 +203,7 @@ async function keysCommand(config: HubConfig, args: string[]): Promise<number> {
     for (const lp of hub.plugins) {
       const cmd = lp.plugin.commands?.find((c) => c.name === 'keys');
       if (!cmd) continue;
-      const rc = await cmd.run(args, lifecycleContext(lp, hub.config, hub.db));
+      const rc = await cmd.run(args, lifecycleContext(lp, hub.config, hub.db, 'cli'));
       if (typeof rc === 'number' && rc !== 0) code = rc;
     }
     return code;
@@ -228,12 +228,12 @@ async function pluginCommand(config: HubConfig, name: string, args: string[]): P
   if (cmd.needsDb === false) {
     const logger = createLogger(config.log.level);
     const loaded = registerPlugins([chosen], { root: rootContainer.createChildContainer(), config, logger, coreVersion: CORE_VERSION });
-    const r = await cmd.run(rest, { ...lifecycleContext(loaded[0]!, config, null as never) });
+    const r = await cmd.run(rest, lifecycleContext(loaded[0]!, config, null as never, 'cli'));
     return typeof r === 'number' ? r : 0;
   }
   return withHub({ ...config, workers: { ...config.workers, enabled: false }, log: { ...config.log, level: 'warn' } }, async (hub) => {
     const lp = hub.plugins.find((p) => p.plugin.name === chosen.plugin.name)!;
-    const r = await cmd.run(rest, lifecycleContext(lp, hub.config, hub.db));
+    const r = await cmd.run(rest, lifecycleContext(lp, hub.config, hub.db, 'cli'));
     return typeof r === 'number' ? r : 0;
   });
 }

@@ -38,6 +38,11 @@ export interface RouteContext<O> {
 }
 
 export interface LifecycleContext<O> {
+  /**
+   * Why the hub was built: `server` (payhub start: serves HTTP), `worker` (payhub worker: background work only) or
+   * `cli` (a one-off command); absent means `server`. Open listeners of your own only for `server`.
+   */
+  readonly role?: 'server' | 'worker' | 'cli';
   readonly container: DependencyContainer;
   readonly options: O;
   readonly logger: Logger;

@@ -135,12 +135,12 @@ export function mountPluginRoutes(router: Router, loaded: LoadedPlugin[], base: 
   }
 }
 
-export function lifecycleContext(lp: LoadedPlugin, config: HubConfig, db: Knex): LifecycleContext<unknown> {
-  return { container: lp.container, options: lp.options, logger: lp.logger, config, db };
+export function lifecycleContext(lp: LoadedPlugin, config: HubConfig, db: Knex, role: NonNullable<LifecycleContext<unknown>['role']> = 'server'): LifecycleContext<unknown> {
+  return { role, container: lp.container, options: lp.options, logger: lp.logger, config, db };
 }
 
 /** Runs onReady of each plugin in order, each bounded by timeoutMs. */
-export async function readyPlugins(loaded: LoadedPlugin[], config: HubConfig, db: Knex, timeoutMs: number): Promise<void> {
+export async function readyPlugins(loaded: LoadedPlugin[], config: HubConfig, db: Knex, timeoutMs: number, role: LifecycleContext<unknown>['role'] = 'server'): Promise<void> {
   for (const lp of loaded) {
     if (!lp.plugin.onReady) {
       lp.status = 'ready';
@@ -152,7 +152,7 @@ export async function readyPlugins(loaded: LoadedPlugin[], config: HubConfig, db
         `plugin "${lp.plugin.name}" did not become ready within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([lp.plugin.onReady(lifecycleContext(lp, config, db)), timeout]);
+      await Promise.race([lp.plugin.onReady(lifecycleContext(lp, config, db, role)), timeout]);
       lp.status = 'ready';
     } catch (e) {
       lp.status = 'failed';
@@ -165,12 +165,12 @@ export async function readyPlugins(loaded: LoadedPlugin[], config: HubConfig, db
 }
 
 /** Runs onClose in reverse load order; errors are logged, never thrown, so every plugin gets closed. */
-export async function closePlugins(loaded: LoadedPlugin[], config: HubConfig, db: Knex, logger: Logger): Promise<string[]> {
+export async function closePlugins(loaded: LoadedPlugin[], config: HubConfig, db: Knex, logger: Logger, role: LifecycleContext<unknown>['role'] = 'server'): Promise<string[]> {
   const closed: string[] = [];
   for (const lp of [...loaded].reverse()) {
     if (lp.status === 'closed') continue;
     try {
-      await lp.plugin.onClose?.(lifecycleContext(lp, config, db));
+      await lp.plugin.onClose?.(lifecycleContext(lp, config, db, role));
     } catch (e) {
       logger.error({ plugin: lp.plugin.name, err: (e as Error).message }, 'plugin onClose failed');
     }
