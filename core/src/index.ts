@@ -27,3 +27,5 @@ export { isUniqueViolation, tx, forUpdate, kindOf } from './db/knex';
 export * from './sdk/bank-kit';
 export { createTestHub, createTestDatabase, testDbKind, ManualClock } from './testing';
 export type { TestHub, TestHubOptions, TestApiResponse } from './testing';
+export * as emulatorKit from './sdk/emulator-kit';
+export { parseForm, formOf } from './sdk/form';

@@ -5,10 +5,11 @@
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
-import {
-  EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson,
-  type EmulatedPayment, type Switches,
-} from './emukit';
+import { emulatorKit } from '@payhub/core';
+
+const { EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson } = emulatorKit;
+type EmulatedPayment = emulatorKit.EmulatedPayment;
+type Switches = emulatorKit.Switches;
 import { signBill, type SignedBill } from './signature';
 
 export interface EmulatedSite {
@@ -47,7 +48,7 @@ function minor(v: string): number | null {
 const major = (n: number) => `${Math.floor(n / 100)}.${String(n % 100).padStart(2, '0')}`;
 
 export class QiwiEmulator {
-  readonly server: EmulatorServer;
+  readonly server: emulatorKit.EmulatorServer;
   private readonly sites = new Map<string, EmulatedSite>();
   /** uid (payment id) by billId; billIds are unique per site here. */
   private readonly byBill = new Map<string, string>();

@@ -121,4 +121,5 @@ export { QiwiMethod, settingsSchema } from './method';
 export { QiwiEmulator, DEFAULT_EMULATED_SITE } from './emulator';
 export type { EmulatedSite } from './emulator';
 export * as signature from './signature';
-export type { Switches } from './emukit';
+import type { emulatorKit as EmulatorKit } from '@payhub/core';
+export type Switches = EmulatorKit.Switches;

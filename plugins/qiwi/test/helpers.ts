@@ -1,6 +1,8 @@
 import { createTestHub, type TestHub } from '@payhub/core';
 import { QiwiEmulator } from '../src/emulator';
-import type { Switches } from '../src/emukit';
+import type { emulatorKit } from '@payhub/core';
+
+type Switches = emulatorKit.Switches;
 
 export const SITE = { siteId: 'shop-site-01', secretKey: 'eyJ2ZXJzaW9uIjoiUDJQIiwiZGF0YSI6eyJ0ZXN0Ijp0cnVlfX0' };
 

@@ -4,11 +4,12 @@
  * LMI_SIM_MODE in test mode, and the browser redirect to the success / fail URL.
  */
 import type http from 'node:http';
-import { parseForm } from './form';
-import {
-  EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson,
-  type Delivery, type EmulatedPayment, type Switches,
-} from './emukit';
+import { emulatorKit, parseForm } from '@payhub/core';
+
+const { EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson } = emulatorKit;
+type Delivery = emulatorKit.Delivery;
+type EmulatedPayment = emulatorKit.EmulatedPayment;
+type Switches = emulatorKit.Switches;
 import { PURSE_CURRENCY, PURSE_RE, lmiHash, lmiHash2, paymentFormSign, hexEqual, type SignedFields } from './signature';
 
 /** A purse as configured in the (emulated) WebMoney cabinet. */
@@ -47,7 +48,7 @@ function wmDate(d: Date): string {
 }
 
 export class WebMoneyEmulator {
-  readonly server: EmulatorServer;
+  readonly server: emulatorKit.EmulatorServer;
   private readonly purses = new Map<string, EmulatedPurse>();
   private seq = 0;
   private invs = 100000;

@@ -1,9 +1,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { definePlugin, TOKENS, type LifecycleContext, type PluginCommand } from '@payhub/core';
+import { definePlugin, formOf, TOKENS, type LifecycleContext, type PluginCommand } from '@payhub/core';
 import { WebMoneyCallback } from './callback';
 import { DEFAULT_EMULATED_PURSE, WebMoneyEmulator, type EmulatedPurse } from './emulator';
-import { formOf } from './form';
 import { WebMoneyMethod } from './method';
 import { PaymentNumbers, migrations } from './store';
 
@@ -141,4 +140,5 @@ export { WebMoneyMethod, settingsSchema } from './method';
 export { WebMoneyEmulator, DEFAULT_EMULATED_PURSE } from './emulator';
 export type { EmulatedPurse } from './emulator';
 export * as signature from './signature';
-export type { Switches } from './emukit';
+import type { emulatorKit as EmulatorKit } from '@payhub/core';
+export type Switches = EmulatorKit.Switches;

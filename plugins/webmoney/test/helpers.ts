@@ -1,6 +1,8 @@
 import { createTestHub, type TestHub } from '@payhub/core';
 import { WebMoneyEmulator, type EmulatedPurse } from '../src/emulator';
-import type { Switches } from '../src/emukit';
+import type { emulatorKit } from '@payhub/core';
+
+type Switches = emulatorKit.Switches;
 
 export const PURSE: EmulatedPurse = { purse: 'Z123456789012', secretKey: 'Test-Secret-Key-42', hashMethod: 'sha256', mode: 'test' };
 export const LIVE_PURSE: EmulatedPurse = { purse: 'Z222222222222', secretKey: 'Live-Secret-Key-7', hashMethod: 'md5', mode: 'live' };

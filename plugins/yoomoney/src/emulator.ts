@@ -6,11 +6,10 @@
  */
 import type http from 'node:http';
 import { z } from 'zod';
-import { parseForm } from './form';
-import {
-  EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, switchesSchema, wantsJson,
-  type EmulatedPayment,
-} from './emukit';
+import { emulatorKit, parseForm } from '@payhub/core';
+
+const { EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, switchesSchema, wantsJson } = emulatorKit;
+type EmulatedPayment = emulatorKit.EmulatedPayment;
 import { sha1Hash } from './signature';
 
 export const yooSwitchesSchema = switchesSchema.extend({
@@ -57,7 +56,7 @@ function toMajor(n: number): string {
 }
 
 export class YooMoneyEmulator {
-  readonly server: EmulatorServer<YooSwitches>;
+  readonly server: emulatorKit.EmulatorServer<YooSwitches>;
   private readonly wallets = new Map<string, EmulatedWallet>();
   private readonly fees: { PC: number; AC: number };
   private seq = 0;

@@ -1,9 +1,8 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { definePlugin, TOKENS, type LifecycleContext, type PluginCommand, type Runtime } from '@payhub/core';
+import { definePlugin, formOf, TOKENS, type LifecycleContext, type PluginCommand, type Runtime } from '@payhub/core';
 import { YooMoneyCallback } from './callback';
 import { DEFAULT_EMULATED_WALLET, YooMoneyEmulator, type EmulatedWallet } from './emulator';
-import { formOf } from './form';
 import { YooMoneyMethod } from './method';
 
 export const DEFAULT_QUICKPAY_URL = 'https://yoomoney.ru/quickpay/confirm';

@@ -7,7 +7,7 @@
  *   GET    /_emulator/payments/:id     → one payment with its deliveries
  *   GET    /_emulator/deliveries       → every delivery so far
  * Per request, the buyer's Pay/Decline post may carry `emu_switches` (a JSON object) overriding them.
- * (The same toolkit shape is used by the webmoney, yoomoney and qiwi emulators.)
+ * Exported from '@payhub/core' as `emulatorKit` for the emulators that provider plugins ship.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
