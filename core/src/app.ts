@@ -165,7 +165,7 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
       ctx.body = await metrics.registry.metrics();
     });
     router.get('/openapi.json', (ctx) => {
-      ctx.body = openApiDocument(runtime.baseUrl());
+      ctx.body = openApiDocument(runtime.baseUrl(), loaded.filter((l) => l.plugin.openapi).map((l) => ({ plugin: l.plugin.name, paths: l.plugin.openapi! })));
     });
     router.get('/v1/admin/plugins', requireAdmin, (ctx) => {
       ctx.body = { object: 'list', data: pluginList(loaded) };

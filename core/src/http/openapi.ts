@@ -54,9 +54,19 @@ export const OPERATIONS: Record<string, Record<string, Op>> = {
   '/v1/admin/plugins': { get: { summary: 'Loaded plugins (operator)', tags: ['admin'], security: admin, responses: { 200: json({ type: 'object' }), 401: problem } } },
 };
 
-export function openApiDocument(baseUrl: string) {
+export function openApiDocument(baseUrl: string, extra: ReadonlyArray<{ plugin: string; paths: Readonly<Record<string, Record<string, unknown>>> }> = []) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const [p, ops] of Object.entries(OPERATIONS)) {
+  const all: Record<string, Record<string, Op>> = { ...OPERATIONS };
+  for (const e of extra) {
+    for (const [p, ops] of Object.entries(e.paths)) {
+      all[p] = { ...(all[p] ?? {}) };
+      for (const [m, op] of Object.entries(ops)) {
+        const o = op as Partial<Op>;
+        all[p]![m] = { summary: o.summary ?? '', tags: o.tags ?? [e.plugin], ...o, responses: o.responses ?? { 200: { description: 'OK' } } } as Op;
+      }
+    }
+  }
+  for (const [p, ops] of Object.entries(all)) {
     paths[p] = {};
     for (const [m, op] of Object.entries(ops)) {
       const responses: Record<string, unknown> = {};

@@ -95,6 +95,11 @@ export interface PayhubPlugin<O = Record<string, unknown>> {
   onClose?(ctx: LifecycleContext<O>): Promise<void>;
   /** Extra CLI commands. */
   readonly commands?: ReadonlyArray<PluginCommand<O>>;
+  /**
+   * OpenAPI 3.1 path items of the routes this plugin mounts (merged into GET /openapi.json), e.g.
+   * `{ '/v1/accounts': { post: { summary, requestBody, responses } } }`. Schemas may $ref the core's components.
+   */
+  readonly openapi?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 /** Declares a plugin; returns it frozen. */
