@@ -19,3 +19,18 @@ test('an order is created, paid and refunded through the engine', async (t) => {
   const b = await hub.api('GET', '/v1/balance', { key: m.key });
   t.deepEqual(b.body.balances, [{ currency: 'RUB', pending: 0, available: 12000 }]);
 });
+
+test('finished idempotency records are kept at least the retention, then pruned', async (t) => {
+  const hub = await createTestHub({ inlinePlugins: [scriptedMethodPlugin()] });
+  t.teardown(() => hub.close());
+  const m = await hub.createMerchant();
+  const r = await hub.api('POST', '/v1/orders', { key: m.key, headers: { 'Idempotency-Key': 'keep-me' }, body: { order_number: 'I-1', amount: 100, currency: 'RUB' } });
+  t.is(r.status, 201);
+  hub.clock.advance(71 * 3_600_000);
+  await hub.runWorkers();
+  const replay = await hub.api('POST', '/v1/orders', { key: m.key, headers: { 'Idempotency-Key': 'keep-me' }, body: { order_number: 'I-1', amount: 100, currency: 'RUB' } });
+  t.is(replay.headers['idempotent-replayed'], 'true');
+  hub.clock.advance(2 * 3_600_000);
+  await hub.runWorkers();
+  t.is((await hub.db('idempotency_keys').where({ key: 'keep-me' })).length, 0);
+});

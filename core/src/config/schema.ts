@@ -66,6 +66,10 @@ export const configSchema = z.strictObject({
     defaultExpiresIn: z.number().int().min(60).default(86400),
     currencies: z.array(z.string().regex(/^[A-Z]{3}$/)).default(['RUB', 'USD', 'EUR']),
   }).prefault({}),
+  idempotency: z.strictObject({
+    /** Idempotency keys are kept at least this long (then pruned by the worker). */
+    retentionHours: z.number().int().min(24).default(72),
+  }).prefault({}),
   demo: z.strictObject({
     /** Create a demo merchant on an empty database and print its test key. */
     enabled: z.boolean().default(true),

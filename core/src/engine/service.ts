@@ -833,7 +833,14 @@ export class PaymentsEngine implements PaymentsService {
       n++;
     }
     n += await this.expireOrders(limit);
+    await this.pruneIdempotencyKeys();
     return n;
+  }
+
+  /** Drops finished idempotency records older than the retention (at least 24 h); running ones are kept. */
+  async pruneIdempotencyKeys(): Promise<number> {
+    const cutoff = new Date(this.d.clock.now().getTime() - this.d.config.idempotency.retentionHours * 3_600_000).toISOString();
+    return this.d.db('idempotency_keys').where('created_at', '<', cutoff).where({ state: 'done' }).del();
   }
 
   /** Orders past their expiry: unpaid ones expire; authorized ones are voided first. */
