@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createTestHub } from '@payhub/core';
+import { createTestDatabase, createTestHub } from '@payhub/core';
 import { scriptedMethodPlugin } from '../helpers/inline-method';
 
 test('an order is created, paid and refunded through the engine', async (t) => {
@@ -33,4 +33,21 @@ test('finished idempotency records are kept at least the retention, then pruned'
   hub.clock.advance(2 * 3_600_000);
   await hub.runWorkers();
   t.is((await hub.db('idempotency_keys').where({ key: 'keep-me' })).length, 0);
+});
+
+test('better-sqlite3 can be selected as the SQLite driver', async (t) => {
+  const dbase = await createTestDatabase('sqlite');
+  const hub = await createTestHub({ databaseUrl: dbase.url, inlinePlugins: [scriptedMethodPlugin()], config: { database: { sqliteDriver: 'better-sqlite3' } } });
+  t.teardown(async () => {
+    await hub.close();
+    await dbase.drop();
+  });
+  const driver = (hub.db.client as { driverName?: string }).driverName;
+  t.is(driver, 'better-sqlite3');
+  const m = await hub.createMerchant();
+  const o = await hub.api('POST', '/v1/orders', { key: m.key, body: { order_number: 'B-1', amount: 700, currency: 'USD' } });
+  const p = await hub.api('POST', `/v1/orders/${o.body.id}/payments`, { key: m.key, body: { method: 'scripted' } });
+  t.is(p.body.status, 'captured');
+  const mode = await hub.db.raw('PRAGMA journal_mode');
+  t.is(JSON.stringify(mode).toLowerCase().includes('wal'), true);
 });
