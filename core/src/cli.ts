@@ -116,12 +116,20 @@ async function printDemo(hub: Hub, config: HubConfig, base: string): Promise<voi
   }
 }
 
+/** The file `plugins add|remove` edits: the one named by PAYHUB_CONFIG, else config/local.yaml. */
 function localConfigFile(config: HubConfig): string {
-  return path.join(config.rootDir, 'config', 'local.yaml');
+  return process.env.PAYHUB_CONFIG ? path.resolve(config.rootDir, process.env.PAYHUB_CONFIG) : path.join(config.rootDir, 'config', 'local.yaml');
 }
 
 function readLocal(file: string): Record<string, unknown> {
-  return fs.existsSync(file) ? (YAML.parse(fs.readFileSync(file, 'utf8')) ?? {}) : {};
+  if (!fs.existsSync(file)) return {};
+  const text = fs.readFileSync(file, 'utf8');
+  return (file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text)) ?? {};
+}
+
+function writeLocal(file: string, value: Record<string, unknown>): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, file.endsWith('.json') ? JSON.stringify(value, null, 2) + '\n' : YAML.stringify(value));
 }
 
 async function pluginsCommand(config: HubConfig, args: string[]): Promise<number> {
@@ -142,8 +150,7 @@ async function pluginsCommand(config: HubConfig, args: string[]): Promise<number
       if (found.some((f) => f.plugin.name === plugin.name)) throw new StartupError(ERR.PLUGIN_DUPLICATE, `plugin "${plugin.name}" is already configured`);
       orderPlugins([...found.map((f) => f.plugin), plugin], CORE_VERSION);
       local.plugins = [...current, { resolve: target, enabled: true, options: {} }];
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, YAML.stringify(local));
+      writeLocal(file, local);
       out(`added plugin "${plugin.name}" ${plugin.version} (${target}) to ${file}`);
       return 0;
     }
@@ -153,8 +160,7 @@ async function pluginsCommand(config: HubConfig, args: string[]): Promise<number
     const dependents = found.filter((f) => f.plugin.dependencies?.includes(target)).map((f) => f.plugin.name);
     if (dependents.length) throw new StartupError(ERR.PLUGIN_DEPENDENCY_MISSING, `plugin "${target}" is needed by ${dependents.map((d) => `"${d}"`).join(', ')}`);
     local.plugins = current.filter((p) => p !== victim.entry);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, YAML.stringify(local));
+    writeLocal(file, local);
     out(`removed plugin "${target}" from ${file}`);
     return 0;
   }

@@ -105,3 +105,25 @@ test('start serves /health on the configured database and stops cleanly on SIGTE
   child.kill('SIGTERM');
   t.is(await exited, 0, output);
 });
+
+test('plugins add checks the plugin before writing the config; plugins remove refuses to orphan a dependent', async (t) => {
+  const file = configFile([{ resolve: fixturePlugin('good-b') }]);
+  const bad = await cli(['plugins', 'add', fixturePlugin('future-core')], { PAYHUB_CONFIG: file });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /PAYHUB_ERR_PLUGIN_VERSION_MISMATCH/);
+  t.is(JSON.parse(fs.readFileSync(file, 'utf8')).plugins.length, 1, 'nothing written on refusal');
+  const missing = await cli(['plugins', 'add', fixturePlugin('needs-missing')], { PAYHUB_CONFIG: file });
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /PAYHUB_ERR_PLUGIN_DEPENDENCY_MISSING/);
+  const ok = await cli(['plugins', 'add', fixturePlugin('good-a')], { PAYHUB_CONFIG: file });
+  t.is(ok.code, 0, ok.stderr);
+  t.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')).plugins.map((p: { resolve: string }) => p.resolve), [fixturePlugin('good-b'), fixturePlugin('good-a')]);
+  const dup = await cli(['plugins', 'add', fixturePlugin('good-a')], { PAYHUB_CONFIG: file });
+  t.regex(dup.stderr, /PAYHUB_ERR_PLUGIN_DUPLICATE/);
+  const orphan = await cli(['plugins', 'remove', 'good-b'], { PAYHUB_CONFIG: file });
+  t.is(orphan.code, 1);
+  t.regex(orphan.stderr, /plugin "good-b" is needed by "good-a"/);
+  const rm = await cli(['plugins', 'remove', 'good-a'], { PAYHUB_CONFIG: file });
+  t.is(rm.code, 0, rm.stderr);
+  t.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')).plugins.map((p: { resolve: string }) => p.resolve), [fixturePlugin('good-b')]);
+});
