@@ -1,0 +1,123 @@
+/** UI texts of the dashboard in English and Russian. Missing keys fall back to English, then to the key. */
+export type Lang = 'en' | 'ru';
+export const LANGS: readonly Lang[] = ['en', 'ru'];
+
+const en = {
+  brand: 'Payhub',
+  skip: 'Skip to content',
+  nav_overview: 'Overview', nav_transactions: 'Transactions', nav_balance: 'Balance', nav_settings: 'API keys & webhooks',
+  nav_team: 'Team', nav_onboarding: 'Onboarding', nav_operator: 'Merchants', nav_plugins: 'Plugins & health', nav_dead: 'Webhook dead letters',
+  nav_password: 'Password', logout: 'Sign out', logout_all: 'Sign out everywhere', menu: 'Menu', language: 'Language',
+  mode_test: 'TEST', mode_live: 'PRODUCTION', mode_test_long: 'Test mode: no real money moves', mode_live_long: 'Production: real payments',
+  login_title: 'Sign in', email: 'E-mail', password: 'Password', sign_in: 'Sign in', no_account: 'No account yet?', apply_link: 'Apply to connect your shop',
+  login_failed: 'Wrong e-mail or password.', login_throttled: 'Too many failed attempts. Try again later.',
+  csrf_failed: 'The form has expired. Reload the page and try again.',
+  signup_title: 'Connect your shop', shop_name: 'Shop name', site_url: 'Site address', contact_email: 'Contact e-mail',
+  legal_name: 'Legal name', tax_id: 'Tax id (INN)', legal_address: 'Legal address', password_new: 'New password (at least 10 characters)',
+  password_repeat: 'Repeat the password', apply: 'Apply', signup_hint: 'You get a test account at once; the test mode lasts {hours} h until you complete registration.',
+  signup_done: 'Your test account is ready', key_once: 'Copy it now: it is shown only once.', test_key: 'Test secret key', live_key: 'Live secret key',
+  webhook_secret: 'Webhook signing secret', merchant_id: 'Merchant id', test_expires: 'Test mode ends', go_dashboard: 'Go to the dashboard',
+  mail_sent: 'We sent the next steps to {email}.',
+  password_title: 'Change password', password_current: 'Current password', password_must_change: 'Set a new password before you continue.',
+  password_set_title: 'Set your password', save: 'Save', password_changed: 'Password changed.', password_mismatch: 'The passwords do not match.',
+  password_too_short: 'The password must have at least 10 characters.', password_too_long: 'The password is too long.', password_wrong: 'The current password is wrong.',
+  token_invalid: 'This link is invalid or has expired.',
+  overview_title: 'Overview', volume_chart: 'Daily captured volume, last 14 days', approval_chart: 'Approval rate of payment attempts, last 14 days',
+  no_data: 'No data yet',
+  tx_title: 'Transactions', filter: 'Filter', reset: 'Reset', status: 'Status', method: 'Method', date_from: 'From', date_to: 'To',
+  amount_min: 'Amount from', amount_max: 'Amount to', order_number: 'Order number', card_last4: 'Card last 4', any: 'any',
+  export_csv: 'Export CSV', created: 'Created', amount: 'Amount', captured: 'Captured', refunded: 'Refunded', card: 'Card', none_found: 'Nothing found.',
+  next_page: 'Next page', prev_page: 'Previous page',
+  order_title: 'Order', timeline: 'Timeline', attempts: 'Payment attempts', refunds: 'Refunds', deliveries: 'Webhook deliveries',
+  resend: 'Re-send', actions: 'Actions', capture: 'Capture', cancel: 'Cancel', refund: 'Refund', reason: 'Reason',
+  confirm_title: 'Confirm', confirm_capture: 'Capture {amount} of order {order}?', confirm_cancel: 'Cancel order {order}?',
+  confirm_refund: 'Refund {amount} of order {order}?', confirm: 'Confirm', back: 'Back', done: 'Done.', entity: 'Entity', from: 'From', to: 'To', cause: 'Cause', at: 'At',
+  attempts_count: 'Attempts', url: 'URL', last_code: 'Last HTTP status', decline: 'Decline reason',
+  balance_title: 'Balance', pending: 'Pending', available: 'Available', currency: 'Currency', ledger: 'Ledger entries', account: 'Account',
+  debit: 'Debit', credit: 'Credit', kind: 'Kind', ref: 'Reference',
+  settings_title: 'API keys and webhooks', keys: 'API keys', mode: 'Mode', last4: 'Ends in', revoked: 'Revoked', active: 'active',
+  roll_test: 'Roll the test key', roll_live: 'Roll the live key', roll_confirm: 'I understand the current key stops working', webhook_url: 'Webhook endpoint (notify URL)',
+  roll_secret: 'Roll the webhook secret', secret_title: 'New secret', settings_saved: 'Saved.',
+  team_title: 'Team', role: 'Role', role_owner: 'owner', role_staff: 'staff', role_readonly: 'read-only', role_operator: 'operator', add_member: 'Add a member', add: 'Add',
+  remove: 'Remove', change_role: 'Change', you: 'you', name: 'Name',
+  onboarding_title: 'Onboarding', step_apply: 'Application', step_register: 'Registration', step_bank: 'Bank', step_production: 'Production',
+  register_hint: 'Complete your profile to lift the test-mode time limit.', register: 'Complete registration', registered: 'Registered',
+  bank_hint: 'Choose the bank that will service your card payments; we e-mail you its requirements.', choose_bank: 'Choose this bank',
+  documents: 'Documents', fields_bank_issues: 'The bank issues', production_hint: 'When the bank contract is signed, ask the operator to switch you to production.',
+  request_production: 'Request production', production_requested: 'Production requested: the operator is reviewing it.', is_live: 'Your shop is in production.',
+  bank_details: 'Your details for the bank (optional)', bank_account: 'Settlement account', bic: 'BIC', contact_phone: 'Contact phone',
+  op_title: 'Merchants and applications', application: 'Application', contract: 'Bank contract', bank: 'Bank', bank_merchant_id: 'Merchant id at the bank',
+  terminal_id: 'Terminal id', record_contract: 'Record the contract', check_connection: 'Check the connection', switch_production: 'Switch to production',
+  check_status: 'Connection check', events: 'Onboarding events', actor: 'Who', action: 'Action', use_bank: 'Use', switch_confirm: 'I confirm the switch to production',
+  plugins_title: 'Installed plugins and health', version: 'Version', plugin: 'Plugin', origin: 'Origin', health: 'Health', database: 'Database',
+  workers: 'Background workers', on: 'on', off: 'off', ok: 'ok', failed: 'failed', payment_methods: 'Payment methods', bank_adapters: 'Bank adapters',
+  webhooks_pending: 'Webhook deliveries pending', webhooks_dead: 'Webhook dead letters', dead_title: 'Webhook dead letters', merchant: 'Merchant',
+  not_found: 'Not found', forbidden: 'You may not do this.', error: 'Something went wrong', yes: 'yes', no: 'no', expired: 'expired', unlimited: 'no limit',
+};
+
+type Dict = Record<keyof typeof en, string>;
+
+const ru: Dict = {
+  brand: 'Payhub',
+  skip: 'Перейти к содержимому',
+  nav_overview: 'Обзор', nav_transactions: 'Операции', nav_balance: 'Баланс', nav_settings: 'API-ключи и вебхуки',
+  nav_team: 'Команда', nav_onboarding: 'Подключение', nav_operator: 'Магазины', nav_plugins: 'Плагины и состояние', nav_dead: 'Недоставленные вебхуки',
+  nav_password: 'Пароль', logout: 'Выйти', logout_all: 'Выйти на всех устройствах', menu: 'Меню', language: 'Язык',
+  mode_test: 'ТЕСТ', mode_live: 'БОЕВОЙ', mode_test_long: 'Тестовый режим: реальные деньги не списываются', mode_live_long: 'Боевой режим: реальные платежи',
+  login_title: 'Вход', email: 'Эл. почта', password: 'Пароль', sign_in: 'Войти', no_account: 'Ещё нет кабинета?', apply_link: 'Подать заявку на подключение магазина',
+  login_failed: 'Неверная почта или пароль.', login_throttled: 'Слишком много неудачных попыток. Повторите позже.',
+  csrf_failed: 'Форма устарела. Обновите страницу и повторите.',
+  signup_title: 'Подключение магазина', shop_name: 'Название магазина', site_url: 'Адрес сайта', contact_email: 'Контактная почта',
+  legal_name: 'Наименование организации', tax_id: 'ИНН', legal_address: 'Юридический адрес', password_new: 'Новый пароль (не короче 10 символов)',
+  password_repeat: 'Повторите пароль', apply: 'Подать заявку', signup_hint: 'Тестовый кабинет открывается сразу; тестовый режим действует {hours} ч, пока вы не завершите регистрацию.',
+  signup_done: 'Тестовый кабинет готов', key_once: 'Скопируйте сейчас: он показывается только один раз.', test_key: 'Тестовый секретный ключ', live_key: 'Боевой секретный ключ',
+  webhook_secret: 'Секрет подписи вебхуков', merchant_id: 'Идентификатор магазина', test_expires: 'Тестовый режим до', go_dashboard: 'Перейти в кабинет',
+  mail_sent: 'Дальнейшие шаги отправлены на {email}.',
+  password_title: 'Смена пароля', password_current: 'Текущий пароль', password_must_change: 'Задайте новый пароль, чтобы продолжить.',
+  password_set_title: 'Задайте пароль', save: 'Сохранить', password_changed: 'Пароль изменён.', password_mismatch: 'Пароли не совпадают.',
+  password_too_short: 'Пароль должен быть не короче 10 символов.', password_too_long: 'Пароль слишком длинный.', password_wrong: 'Текущий пароль неверен.',
+  token_invalid: 'Ссылка недействительна или устарела.',
+  overview_title: 'Обзор', volume_chart: 'Оборот по дням (списано), 14 дней', approval_chart: 'Доля одобренных попыток оплаты, 14 дней',
+  no_data: 'Данных пока нет',
+  tx_title: 'Операции', filter: 'Найти', reset: 'Сбросить', status: 'Статус', method: 'Способ', date_from: 'С', date_to: 'По',
+  amount_min: 'Сумма от', amount_max: 'Сумма до', order_number: 'Номер заказа', card_last4: 'Последние 4 цифры карты', any: 'любой',
+  export_csv: 'Выгрузить CSV', created: 'Создан', amount: 'Сумма', captured: 'Списано', refunded: 'Возвращено', card: 'Карта', none_found: 'Ничего не найдено.',
+  next_page: 'Следующая страница', prev_page: 'Предыдущая страница',
+  order_title: 'Заказ', timeline: 'История', attempts: 'Попытки оплаты', refunds: 'Возвраты', deliveries: 'Доставка вебхуков',
+  resend: 'Отправить снова', actions: 'Действия', capture: 'Списать', cancel: 'Отменить', refund: 'Вернуть', reason: 'Причина',
+  confirm_title: 'Подтверждение', confirm_capture: 'Списать {amount} по заказу {order}?', confirm_cancel: 'Отменить заказ {order}?',
+  confirm_refund: 'Вернуть {amount} по заказу {order}?', confirm: 'Подтвердить', back: 'Назад', done: 'Готово.', entity: 'Объект', from: 'Было', to: 'Стало', cause: 'Причина', at: 'Время',
+  attempts_count: 'Попыток', url: 'Адрес', last_code: 'Последний HTTP-код', decline: 'Причина отказа',
+  balance_title: 'Баланс', pending: 'Ожидает списания', available: 'Доступно', currency: 'Валюта', ledger: 'Проводки', account: 'Счёт',
+  debit: 'Дебет', credit: 'Кредит', kind: 'Вид', ref: 'Ссылка',
+  settings_title: 'API-ключи и вебхуки', keys: 'API-ключи', mode: 'Режим', last4: 'Оканчивается на', revoked: 'Отозван', active: 'действует',
+  roll_test: 'Перевыпустить тестовый ключ', roll_live: 'Перевыпустить боевой ключ', roll_confirm: 'Я понимаю, что текущий ключ перестанет работать', webhook_url: 'Адрес для вебхуков (notify URL)',
+  roll_secret: 'Перевыпустить секрет вебхуков', secret_title: 'Новый секрет', settings_saved: 'Сохранено.',
+  team_title: 'Команда', role: 'Роль', role_owner: 'владелец', role_staff: 'сотрудник', role_readonly: 'только чтение', role_operator: 'оператор', add_member: 'Добавить сотрудника', add: 'Добавить',
+  remove: 'Удалить', change_role: 'Изменить', you: 'вы', name: 'Имя',
+  onboarding_title: 'Подключение', step_apply: 'Заявка', step_register: 'Регистрация', step_bank: 'Банк', step_production: 'Боевой режим',
+  register_hint: 'Заполните профиль, чтобы снять ограничение тестового режима.', register: 'Завершить регистрацию', registered: 'Зарегистрирован',
+  bank_hint: 'Выберите банк для приёма карт; мы отправим вам его требования.', choose_bank: 'Выбрать этот банк',
+  documents: 'Документы', fields_bank_issues: 'Банк выдаёт', production_hint: 'Когда договор с банком подписан, попросите оператора перевести магазин в боевой режим.',
+  request_production: 'Запросить боевой режим', production_requested: 'Запрос отправлен: оператор его рассматривает.', is_live: 'Магазин работает в боевом режиме.',
+  bank_details: 'Ваши реквизиты для банка (необязательно)', bank_account: 'Расчётный счёт', bic: 'БИК', contact_phone: 'Контактный телефон',
+  op_title: 'Магазины и заявки', application: 'Заявка', contract: 'Договор с банком', bank: 'Банк', bank_merchant_id: 'Идентификатор магазина в банке',
+  terminal_id: 'Идентификатор терминала', record_contract: 'Внести договор', check_connection: 'Проверить подключение', switch_production: 'Перевести в боевой режим',
+  check_status: 'Проверка подключения', events: 'События подключения', actor: 'Кто', action: 'Действие', use_bank: 'Выбрать', switch_confirm: 'Подтверждаю перевод в боевой режим',
+  plugins_title: 'Установленные плагины и состояние', version: 'Версия', plugin: 'Плагин', origin: 'Источник', health: 'Состояние', database: 'База данных',
+  workers: 'Фоновые задачи', on: 'включены', off: 'выключены', ok: 'в порядке', failed: 'ошибка', payment_methods: 'Способы оплаты', bank_adapters: 'Банки',
+  webhooks_pending: 'Вебхуки в очереди', webhooks_dead: 'Недоставленные вебхуки', dead_title: 'Недоставленные вебхуки', merchant: 'Магазин',
+  not_found: 'Не найдено', forbidden: 'Это действие вам недоступно.', error: 'Что-то пошло не так', yes: 'да', no: 'нет', expired: 'истёк', unlimited: 'без ограничения',
+};
+
+const DICTS: Record<Lang, Dict> = { en, ru };
+export type TextKey = keyof typeof en;
+
+export function translator(lang: Lang): (key: string, params?: Record<string, string | number>) => string {
+  const d = DICTS[lang];
+  return (key, params) => {
+    let s = (d as Record<string, string>)[key] ?? (en as Record<string, string>)[key] ?? key;
+    if (params) for (const [k, v] of Object.entries(params)) s = s.replaceAll(`{${k}}`, String(v));
+    return s;
+  };
+}
