@@ -230,7 +230,17 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
       async ensureDemoMerchant() {
         const any = await db('merchants').first('id');
         if (any) return null;
-        return createMerchant(db, keyring, clock.now().toISOString(), { name: 'Demo shop', mode: 'test', directCardInput: true });
+        const m = await createMerchant(db, keyring, clock.now().toISOString(), { name: 'Demo shop', mode: 'test', directCardInput: true });
+        // Methods backed by an emulator configure themselves for the demo merchant, so every method can be tried.
+        for (const method of engine.methods().values()) {
+          const settings = method.demoSettings?.();
+          if (!settings) continue;
+          await db('method_settings').insert({
+            merchant_id: m.id, method: method.id, enabled: true, updated_at: clock.now().toISOString(),
+            settings_enc: keyring.encrypt(JSON.stringify(settings), `method:${m.id}:${method.id}`),
+          });
+        }
+        return m;
       },
       async close() {
         if (closed) return;

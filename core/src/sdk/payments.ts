@@ -151,6 +151,11 @@ export interface PaymentMethod<P = unknown> {
   readonly settingsSchema?: ZodType;
   /** Names of settings fields that are secret: shown masked when read back. */
   readonly secretSettings?: readonly string[];
+  /**
+   * Settings for the demo merchant that `payhub start` creates on an empty database (e.g. the credentials of the
+   * plugin's own emulator), or null. Never real credentials.
+   */
+  demoSettings?(): Record<string, unknown> | null;
   /** Whether this merchant can use the method now (settings present, mode allowed). */
   isAvailable?(merchant: MerchantView, settings: Record<string, unknown> | null): boolean;
   /** Validate the request body (minus `method`); throw ValidationError with fields. No I/O to providers. */

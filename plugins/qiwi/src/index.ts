@@ -26,9 +26,14 @@ export const optionsSchema = z.object({
 });
 export type QiwiOptions = z.infer<typeof optionsSchema>;
 
-interface State { emulator: QiwiEmulator | null }
+interface State { demo?: Record<string, unknown>; emulator: QiwiEmulator | null }
 const STATE = Symbol('qiwi.state');
 const state = (c: { resolve<T>(t: symbol): T }): State => c.resolve<State>(STATE);
+
+/** Lets the demo merchant use the in-process emulator's credentials (see PaymentMethod.demoSettings). */
+function withDemo<M extends object>(st: State, method: M): M {
+  return Object.assign(method, { demoSettings: () => st.demo ?? null });
+}
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -74,11 +79,11 @@ export default definePlugin<QiwiOptions>({
     ctx.container.register(STATE, { useValue: st });
     const opts = ctx.options;
     ctx.provide(TOKENS.PaymentMethod, {
-      useFactory: (c) => new QiwiMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
+      useFactory: (c) => withDemo(st, new QiwiMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
         apiBase: () => opts.apiBase ?? (st.emulator ? st.emulator.apiBase : DEFAULT_API_BASE),
         billLifetimeMinutes: opts.billLifetimeMinutes,
         timeoutMs: opts.timeoutMs,
-      }),
+      })),
     });
   },
   routes(router: Router, rctx) {
@@ -104,9 +109,11 @@ export default definePlugin<QiwiOptions>({
     const cfg = o === true ? { port: 0, host: '127.0.0.1', sites: undefined } : o;
     const runtime = ctx.container.resolve<Runtime>(TOKENS.Runtime);
     const notifyUrl = () => `${runtime.baseUrl()}/callbacks/qiwi`;
-    const emu = new QiwiEmulator({ sites: (cfg.sites ?? [DEFAULT_EMULATED_SITE]).map((s) => ({ ...s, notifyUrl })) });
+    const sites = cfg.sites ?? [DEFAULT_EMULATED_SITE];
+    const emu = new QiwiEmulator({ sites: sites.map((s) => ({ ...s, notifyUrl })) });
     await emu.listen(cfg.port, cfg.host);
     state(ctx.container).emulator = emu;
+    state(ctx.container).demo = { siteId: sites[0]!.siteId, secretKey: sites[0]!.secretKey };
     ctx.logger.info({ apiBase: emu.apiBase }, 'qiwi emulator started');
   },
   async onClose(ctx) {

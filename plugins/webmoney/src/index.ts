@@ -40,11 +40,16 @@ export const optionsSchema = z.object({
 });
 export type WebMoneyOptions = z.infer<typeof optionsSchema>;
 
-interface State { emulator: WebMoneyEmulator | null }
+interface State { demo?: Record<string, unknown>; emulator: WebMoneyEmulator | null }
 const STATE = Symbol('webmoney.state');
 
 function state(c: { resolve<T>(t: symbol): T }): State {
   return c.resolve<State>(STATE);
+}
+
+/** Lets the demo merchant use the in-process emulator's credentials (see PaymentMethod.demoSettings). */
+function withDemo<M extends object>(st: State, method: M): M {
+  return Object.assign(method, { demoSettings: () => st.demo ?? null });
 }
 
 function flag(args: string[], name: string): string | undefined {
@@ -93,7 +98,7 @@ export default definePlugin<WebMoneyOptions>({
     ctx.container.register(STATE, { useValue: st });
     const opts = ctx.options;
     ctx.provide(TOKENS.PaymentMethod, {
-      useFactory: (c) => new WebMoneyMethod(
+      useFactory: (c) => withDemo(st, new WebMoneyMethod(
         c.resolve(TOKENS.Runtime),
         c.resolve(TOKENS.Clock),
         new PaymentNumbers(c.resolve(TOKENS.Db)),
@@ -103,7 +108,7 @@ export default definePlugin<WebMoneyOptions>({
           actionTimeoutMinutes: opts.actionTimeoutMinutes,
           notificationTimeoutHours: opts.notificationTimeoutHours,
         },
-      ),
+      )),
     });
   },
   routes(router: Router, rctx) {
@@ -123,9 +128,11 @@ export default definePlugin<WebMoneyOptions>({
     const o = ctx.options.emulator;
     if (!o) return;
     const cfg = o === true ? { port: 0, host: '127.0.0.1', purses: undefined } : o;
-    const emu = new WebMoneyEmulator({ purses: cfg.purses ?? [DEFAULT_EMULATED_PURSE] });
+    const purses = cfg.purses ?? [DEFAULT_EMULATED_PURSE];
+    const emu = new WebMoneyEmulator({ purses });
     await emu.listen(cfg.port, cfg.host);
     state(ctx.container).emulator = emu;
+    state(ctx.container).demo = { purse: purses[0]!.purse, secretKey: purses[0]!.secretKey, hashMethod: purses[0]!.hashMethod ?? 'sha256' };
     ctx.logger.info({ formUrl: emu.formUrl }, 'webmoney emulator started');
   },
   async onClose(ctx) {

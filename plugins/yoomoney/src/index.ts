@@ -29,9 +29,14 @@ export const optionsSchema = z.object({
 });
 export type YooMoneyOptions = z.infer<typeof optionsSchema>;
 
-interface State { emulator: YooMoneyEmulator | null }
+interface State { demo?: Record<string, unknown>; emulator: YooMoneyEmulator | null }
 const STATE = Symbol('yoomoney.state');
 const state = (c: { resolve<T>(t: symbol): T }): State => c.resolve<State>(STATE);
+
+/** Lets the demo merchant use the in-process emulator's credentials (see PaymentMethod.demoSettings). */
+function withDemo<M extends object>(st: State, method: M): M {
+  return Object.assign(method, { demoSettings: () => st.demo ?? null });
+}
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
@@ -77,12 +82,12 @@ export default definePlugin<YooMoneyOptions>({
     ctx.container.register(STATE, { useValue: st });
     const opts = ctx.options;
     ctx.provide(TOKENS.PaymentMethod, {
-      useFactory: (c) => new YooMoneyMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
+      useFactory: (c) => withDemo(st, new YooMoneyMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
         quickpayUrl: () => opts.quickpayUrl ?? (st.emulator ? st.emulator.quickpayUrl : DEFAULT_QUICKPAY_URL),
         quickpayForm: opts.quickpayForm,
         actionTimeoutMinutes: opts.actionTimeoutMinutes,
         notificationTimeoutHours: opts.notificationTimeoutHours,
-      }),
+      })),
     });
   },
   routes(router: Router, rctx) {
@@ -100,12 +105,14 @@ export default definePlugin<YooMoneyOptions>({
     const cfg = o === true ? { port: 0, host: '127.0.0.1', wallets: undefined, feeBasisPoints: undefined } : o;
     const runtime = ctx.container.resolve<Runtime>(TOKENS.Runtime);
     const notifyUrl = () => `${runtime.baseUrl()}/callbacks/yoomoney`;
+    const wallets = cfg.wallets ?? [DEFAULT_EMULATED_WALLET];
     const emu = new YooMoneyEmulator({
-      wallets: (cfg.wallets ?? [DEFAULT_EMULATED_WALLET]).map((w) => ({ ...w, notifyUrl })),
+      wallets: wallets.map((w) => ({ ...w, notifyUrl })),
       feeBasisPoints: cfg.feeBasisPoints,
     });
     await emu.listen(cfg.port, cfg.host);
     state(ctx.container).emulator = emu;
+    state(ctx.container).demo = { receiver: wallets[0]!.receiver, notificationSecret: wallets[0]!.notificationSecret };
     ctx.logger.info({ quickpayUrl: emu.quickpayUrl }, 'yoomoney emulator started');
   },
   async onClose(ctx) {
