@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -93,7 +94,9 @@ async function start(config: HubConfig, workersOnly = false): Promise<number> {
 
 /** On an empty database: a demo merchant; its test key is kept in data/demo-merchant.json to print again. */
 async function printDemo(hub: Hub, config: HubConfig, base: string): Promise<void> {
-  const file = path.resolve(config.rootDir, 'data', 'demo-merchant.json');
+  // One file per database, so a hub started on another database never shows a key that does not exist there.
+  const tag = crypto.createHash('sha256').update(config.database.url).digest('hex').slice(0, 10);
+  const file = path.resolve(config.rootDir, 'data', `demo-merchant-${tag}.json`);
   const created = await hub.ensureDemoMerchant();
   if (created) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
