@@ -1,0 +1,243 @@
+import { currencyExponent, toMajorString } from '@payhub/core';
+
+/** Languages of the payment page. */
+export const LANGS = ['ru', 'en', 'de'] as const;
+export type Lang = (typeof LANGS)[number];
+
+const LOCALE: Record<Lang, string> = { ru: 'ru-RU', en: 'en-GB', de: 'de-DE' };
+
+export function isLang(v: unknown): v is Lang {
+  return typeof v === 'string' && (LANGS as readonly string[]).includes(v);
+}
+
+/** `lang` query/form parameter first, then Accept-Language, then English. */
+export function pickLang(param: unknown, accepts: (...langs: string[]) => string | false): Lang {
+  if (isLang(param)) return param;
+  const a = accepts('en', 'ru', 'de');
+  return isLang(a) ? a : 'en';
+}
+
+/**
+ * Formats integer minor units for a locale without floats: the exact decimal string from toMajorString is handed to
+ * Intl.NumberFormat (which formats decimal strings exactly since ES2023 Intl.NumberFormat v3).
+ */
+export function formatAmount(amount: number, currency: string, lang: Lang): string {
+  const exp = currencyExponent(currency);
+  const nf = new Intl.NumberFormat(LOCALE[lang], {
+    style: 'currency', currency, minimumFractionDigits: exp, maximumFractionDigits: exp,
+  });
+  return (nf.format as (v: string) => string)(toMajorString(amount, currency));
+}
+
+export function formatDate(iso: string, lang: Lang): string {
+  return new Intl.DateTimeFormat(LOCALE[lang], { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(iso)) + ' UTC';
+}
+
+const ru = {
+  title: 'Оплата заказа',
+  order: 'Заказ',
+  shop: 'Магазин',
+  amount: 'К оплате',
+  payBefore: 'Оплатить до',
+  chooseMethod: 'Способ оплаты',
+  card: 'Банковская карта',
+  cardNumber: 'Номер карты',
+  expiry: 'Срок действия (ММ/ГГ)',
+  cvc: 'CVC/CVV',
+  cvcHint: '3 цифры на обороте карты',
+  holder: 'Имя владельца (латиницей)',
+  pay: 'Оплатить',
+  processing: 'Обрабатываем платёж…',
+  processingHint: 'Банк ещё не ответил. Страница обновится сама; можно также обновить её вручную.',
+  refresh: 'Обновить статус',
+  paid: 'Оплата прошла успешно',
+  authorized: 'Платёж подтверждён',
+  declined: 'Банк отклонил платёж. Проверьте данные или попробуйте другую карту.',
+  failed: 'Платёж не удался. Попробуйте ещё раз.',
+  canceled: 'Заказ отменён',
+  expired: 'Срок оплаты заказа истёк',
+  refunded: 'Платёж возвращён',
+  requiresAction: 'Нужно подтвердить платёж в банке',
+  continueAction: 'Продолжить подтверждение',
+  backToShop: 'Вернуться в магазин',
+  tryAgain: 'Попробовать снова',
+  errorsFound: 'Проверьте выделенные поля.',
+  invalidNumber: 'Проверьте номер карты',
+  invalidExpiry: 'Укажите срок действия в виде ММ/ГГ',
+  invalidCvc: 'Укажите CVC/CVV',
+  invalidHolder: 'Укажите имя, как на карте',
+  notFound: 'Заказ не найден',
+  notFoundText: 'Ссылка на оплату неверна или устарела.',
+  csrf: 'Форма устарела. Откройте страницу оплаты заново.',
+  tooMany: 'Слишком много попыток оплаты. Попробуйте через несколько минут.',
+  inProgress: 'По этому заказу уже идёт платёж.',
+  unavailable: 'Оплата сейчас недоступна. Попробуйте позже.',
+  noMethods: 'Для этого заказа нет доступных способов оплаты.',
+  redirecting: 'Переходим на страницу оплаты…',
+  continue: 'Продолжить',
+  preview: 'Предпросмотр: оплата невозможна',
+  secure: 'Данные карты передаются по защищённому соединению и не сохраняются магазином.',
+  language: 'Язык',
+  snippetBad: 'Подпись формы оплаты неверна',
+  snippetBadText: 'Данные заказа были изменены или подписаны не тем ключом. Заказ не создан.',
+  snippetInvalid: 'Неверные данные формы оплаты',
+  snippetConflict: 'Заказ с этим номером уже создан на другую сумму',
+  error: 'Ошибка',
+  demoTitle: 'Демо-магазин',
+  demoIntro: 'Тестовый магазин Payhub. Карта 4111 1111 1111 1111, любой будущий срок, CVC 123.',
+  buy: 'Купить',
+  demoReturn: 'Статус заказа',
+  demoStatus: 'Статус',
+  demoAgain: 'Вернуться в демо-магазин',
+  demoMissing: 'Демо-магазин не настроен: нет продавца «Demo shop».',
+  status_created: 'не оплачен',
+  status_processing: 'в обработке',
+  status_requires_action: 'ждёт подтверждения',
+  status_authorized: 'подтверждён',
+  status_paid: 'оплачен',
+  status_partially_refunded: 'частично возвращён',
+  status_refunded: 'возвращён',
+  status_canceled: 'отменён',
+  status_expired: 'просрочен',
+};
+
+type Texts = Record<keyof typeof ru, string>;
+
+const en: Texts = {
+  title: 'Order payment',
+  order: 'Order',
+  shop: 'Shop',
+  amount: 'Amount due',
+  payBefore: 'Pay before',
+  chooseMethod: 'Payment method',
+  card: 'Bank card',
+  cardNumber: 'Card number',
+  expiry: 'Expiry date (MM/YY)',
+  cvc: 'CVC/CVV',
+  cvcHint: '3 digits on the back of the card',
+  holder: 'Cardholder name',
+  pay: 'Pay',
+  processing: 'Processing your payment…',
+  processingHint: 'The bank has not answered yet. This page refreshes by itself; you can also refresh it.',
+  refresh: 'Refresh status',
+  paid: 'Payment successful',
+  authorized: 'Payment approved',
+  declined: 'The bank declined the payment. Check the details or try another card.',
+  failed: 'The payment failed. Please try again.',
+  canceled: 'The order was canceled',
+  expired: 'The order has expired',
+  refunded: 'The payment was refunded',
+  requiresAction: 'Your bank needs you to confirm the payment',
+  continueAction: 'Continue to confirmation',
+  backToShop: 'Back to the shop',
+  tryAgain: 'Try again',
+  errorsFound: 'Please check the highlighted fields.',
+  invalidNumber: 'Check the card number',
+  invalidExpiry: 'Enter the expiry date as MM/YY',
+  invalidCvc: 'Enter the CVC/CVV',
+  invalidHolder: 'Enter the name as on the card',
+  notFound: 'Order not found',
+  notFoundText: 'The payment link is wrong or out of date.',
+  csrf: 'The form is out of date. Please open the payment page again.',
+  tooMany: 'Too many payment attempts. Please try again in a few minutes.',
+  inProgress: 'A payment for this order is already in progress.',
+  unavailable: 'Payment is unavailable right now. Please try later.',
+  noMethods: 'No payment method is available for this order.',
+  redirecting: 'Taking you to the payment page…',
+  continue: 'Continue',
+  preview: 'Preview: no payment possible',
+  secure: 'Card details travel over a secure connection and are never stored by the shop.',
+  language: 'Language',
+  snippetBad: 'The payment form signature is wrong',
+  snippetBadText: 'The order details were changed or signed with another key. No order was created.',
+  snippetInvalid: 'The payment form data is invalid',
+  snippetConflict: 'An order with this number exists with a different amount',
+  error: 'Error',
+  demoTitle: 'Demo shop',
+  demoIntro: 'A Payhub test shop. Card 4111 1111 1111 1111, any future expiry date, CVC 123.',
+  buy: 'Buy',
+  demoReturn: 'Order status',
+  demoStatus: 'Status',
+  demoAgain: 'Back to the demo shop',
+  demoMissing: 'The demo shop is not set up: there is no merchant "Demo shop".',
+  status_created: 'not paid',
+  status_processing: 'processing',
+  status_requires_action: 'awaiting confirmation',
+  status_authorized: 'authorized',
+  status_paid: 'paid',
+  status_partially_refunded: 'partially refunded',
+  status_refunded: 'refunded',
+  status_canceled: 'canceled',
+  status_expired: 'expired',
+};
+
+const de: Texts = {
+  title: 'Bestellung bezahlen',
+  order: 'Bestellung',
+  shop: 'Shop',
+  amount: 'Zu zahlen',
+  payBefore: 'Zahlbar bis',
+  chooseMethod: 'Zahlungsart',
+  card: 'Bankkarte',
+  cardNumber: 'Kartennummer',
+  expiry: 'Gültig bis (MM/JJ)',
+  cvc: 'CVC/CVV',
+  cvcHint: '3 Ziffern auf der Kartenrückseite',
+  holder: 'Name des Karteninhabers',
+  pay: 'Bezahlen',
+  processing: 'Ihre Zahlung wird bearbeitet…',
+  processingHint: 'Die Bank hat noch nicht geantwortet. Die Seite aktualisiert sich selbst; Sie können sie auch neu laden.',
+  refresh: 'Status aktualisieren',
+  paid: 'Zahlung erfolgreich',
+  authorized: 'Zahlung genehmigt',
+  declined: 'Die Bank hat die Zahlung abgelehnt. Prüfen Sie die Angaben oder nutzen Sie eine andere Karte.',
+  failed: 'Die Zahlung ist fehlgeschlagen. Bitte versuchen Sie es erneut.',
+  canceled: 'Die Bestellung wurde storniert',
+  expired: 'Die Bestellung ist abgelaufen',
+  refunded: 'Die Zahlung wurde erstattet',
+  requiresAction: 'Ihre Bank bittet um Bestätigung der Zahlung',
+  continueAction: 'Weiter zur Bestätigung',
+  backToShop: 'Zurück zum Shop',
+  tryAgain: 'Erneut versuchen',
+  errorsFound: 'Bitte prüfen Sie die markierten Felder.',
+  invalidNumber: 'Prüfen Sie die Kartennummer',
+  invalidExpiry: 'Geben Sie das Ablaufdatum als MM/JJ ein',
+  invalidCvc: 'Geben Sie die CVC/CVV ein',
+  invalidHolder: 'Geben Sie den Namen wie auf der Karte ein',
+  notFound: 'Bestellung nicht gefunden',
+  notFoundText: 'Der Zahlungslink ist falsch oder veraltet.',
+  csrf: 'Das Formular ist veraltet. Bitte öffnen Sie die Zahlungsseite erneut.',
+  tooMany: 'Zu viele Zahlungsversuche. Bitte versuchen Sie es in einigen Minuten erneut.',
+  inProgress: 'Für diese Bestellung läuft bereits eine Zahlung.',
+  unavailable: 'Die Zahlung ist derzeit nicht möglich. Bitte später erneut versuchen.',
+  noMethods: 'Für diese Bestellung ist keine Zahlungsart verfügbar.',
+  redirecting: 'Weiterleitung zur Zahlungsseite…',
+  continue: 'Weiter',
+  preview: 'Vorschau: keine Zahlung möglich',
+  secure: 'Kartendaten werden verschlüsselt übertragen und nie vom Shop gespeichert.',
+  language: 'Sprache',
+  snippetBad: 'Die Signatur des Zahlungsformulars ist falsch',
+  snippetBadText: 'Die Bestelldaten wurden verändert oder mit einem anderen Schlüssel signiert. Es wurde keine Bestellung angelegt.',
+  snippetInvalid: 'Die Daten des Zahlungsformulars sind ungültig',
+  snippetConflict: 'Eine Bestellung mit dieser Nummer existiert mit einem anderen Betrag',
+  error: 'Fehler',
+  demoTitle: 'Demo-Shop',
+  demoIntro: 'Ein Payhub-Testshop. Karte 4111 1111 1111 1111, beliebiges künftiges Ablaufdatum, CVC 123.',
+  buy: 'Kaufen',
+  demoReturn: 'Bestellstatus',
+  demoStatus: 'Status',
+  demoAgain: 'Zurück zum Demo-Shop',
+  demoMissing: 'Der Demo-Shop ist nicht eingerichtet: Es gibt keinen Händler „Demo shop“.',
+  status_created: 'nicht bezahlt',
+  status_processing: 'in Bearbeitung',
+  status_requires_action: 'wartet auf Bestätigung',
+  status_authorized: 'autorisiert',
+  status_paid: 'bezahlt',
+  status_partially_refunded: 'teilweise erstattet',
+  status_refunded: 'erstattet',
+  status_canceled: 'storniert',
+  status_expired: 'abgelaufen',
+};
+
+export const TEXTS: Record<Lang, Texts> = { ru, en, de };
+export type { Texts };
