@@ -121,17 +121,20 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
     loaded = registerPlugins(found, { root: container, config, logger, coreVersion: CORE_VERSION });
 
     const metrics = createMetrics();
+    const webhooks = new WebhookSender({ db, keyring, clock, config, logger });
+    container.register(TOKENS.Plugins, { useValue: () => pluginList(loaded) });
     const engine = new PaymentsEngine({
       db, keyring, clock, config, runtime, logger,
       methods: () => (container.isRegistered(TOKENS.PaymentMethod) ? container.resolveAll(TOKENS.PaymentMethod) : []),
       riskChecks: () => (container.isRegistered(TOKENS.RiskCheck) ? container.resolveAll(TOKENS.RiskCheck) : []),
+      bankContracts: () => (container.isRegistered(TOKENS.BankContracts) ? container.resolve(TOKENS.BankContracts) : null),
+      deliverWebhook: (id) => webhooks.deliver(id),
       onAttempt: (method, status) => metrics.payments.inc({ method, status }),
     });
     container.register(TOKENS.Payments, { useValue: engine });
     container.register(TOKENS.Ledger, { useValue: ledgerService(db, clock) });
     const requireMerchant = merchantAuth(db, keyring, clock);
-    container.register(TOKENS.Merchants, { useValue: new MerchantAdmin({ db, keyring, clock, onChange: () => requireMerchant.invalidate() }) });
-    const webhooks = new WebhookSender({ db, keyring, clock, config, logger });
+    container.register(TOKENS.Merchants, { useValue: new MerchantAdmin({ db, keyring, clock, onChange: () => { requireMerchant.invalidate(); engine.invalidateCaches(); } }) });
 
     await migrate(db, 'core', coreMigrations);
     await migratePlugins(db, loaded);

@@ -15,7 +15,7 @@ export { TOKENS } from './sdk/tokens';
 export * from './sdk/money';
 export * from './sdk/payments';
 export type {
-  Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime, MerchantsService, MerchantRecord, NewMerchantInput, CreatedMerchantKeys, LedgerService, LedgerLeg,
+  Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime, MerchantsService, MerchantRecord, NewMerchantInput, CreatedMerchantKeys, LedgerService, LedgerLeg, BankContractStore, PluginInfo,
 } from './sdk/services';
 export { safeEqual, newId, maskPan } from './sdk/util';
 export {

@@ -167,6 +167,7 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
       settings_enc: d.keyring.encrypt(JSON.stringify(settings), `method:${merchantId}:${m.id}`), updated_at: d.clock.now().toISOString(),
     };
     await db('method_settings').insert(row).onConflict(['merchant_id', 'method']).merge();
+    engine.invalidateCaches();
     await engine.audit({ merchantId, actor: 'merchant', action: 'payment_method.settings_updated', data: { method: m.id } });
     const masked: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(settings as Record<string, unknown>)) masked[k] = m.secretSettings?.includes(k) ? '********' : v;
@@ -200,12 +201,7 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
   });
 
   router.post('/v1/webhook-deliveries/:id/retry', auth, idempotent, async (ctx) => {
-    const w = await db('webhook_deliveries').where({ id: ctx.params.id, merchant_id: mid(ctx) }).first();
-    if (!w) throw notFound('Webhook delivery', 'delivery_not_found');
-    await db('webhook_deliveries').where({ id: w.id }).update({ status: 'pending', next_attempt_at: d.clock.now().toISOString(), locked_until: null });
-    await d.webhooks.deliver(w.id);
-    const after = await db('webhook_deliveries').where({ id: w.id }).first();
-    ctx.body = { id: after.id, status: after.status, attempts: after.attempts, last_status_code: after.last_status_code, last_error: after.last_error };
+    ctx.body = await engine.retryWebhookDelivery(mid(ctx), ctx.params.id!);
   });
 
   router.get('/v1/balance', auth, async (ctx) => {

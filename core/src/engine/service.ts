@@ -4,7 +4,7 @@ import type {
   AttemptStatus, AttemptView, MerchantView, MethodContext, MethodOutcome, OrderStatus, OrderView, PaymentMethod,
   RefundOutcome, RequestInfo, RiskCheck,
 } from '../sdk/payments';
-import type { Clock, CreateOrderInput, Keyring, PaymentsService, Runtime } from '../sdk/services';
+import type { BankContractStore, Clock, CreateOrderInput, Keyring, PaymentsService, Runtime } from '../sdk/services';
 import { isKnownCurrency, isValidAmount, MAX_AMOUNT } from '../sdk/money';
 import { newId } from '../sdk/util';
 import { conflict, invalid, notFound, PayhubError, ValidationError, type FieldError } from '../errors';
@@ -30,16 +30,23 @@ export interface EngineDeps {
   logger: Logger;
   methods: () => PaymentMethod[];
   riskChecks: () => RiskCheck[];
+  bankContracts?: () => BankContractStore | null;
+  /** Sends one webhook delivery now. */
+  deliverWebhook?: (deliveryId: string) => Promise<void>;
   onAttempt?: (method: string, status: AttemptStatus) => void;
 }
 
 const ORDER_KEYS = new Set(['order_number', 'amount', 'currency', 'description', 'capture', 'return_url', 'notify_url', 'customer', 'metadata', 'expires_in']);
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 const PHONE_RE = /^\+?[0-9]{7,15}$/;
+/** How long the payment path reuses a merchant row or a method's settings (auth.ts keeps API keys as long). */
+const CACHE_TTL_MS = 2000;
 
 /** The payments engine: orders, attempts, captures, refunds; one transaction per state change. */
 export class PaymentsEngine implements PaymentsService {
   private methodMap: Map<string, PaymentMethod> | null = null;
+  private merchantCache = new Map<string, { row: MerchantRow; until: number }>();
+  private settingsCache = new Map<string, { enabled: boolean; json: string | null; until: number }>();
 
   constructor(private readonly d: EngineDeps) {}
 
@@ -64,6 +71,43 @@ export class PaymentsEngine implements PaymentsService {
 
   async merchantRow(id: string, q: Knex | Trx = this.d.db): Promise<MerchantRow | undefined> {
     return q<MerchantRow>('merchants').where({ id }).first();
+  }
+
+  /**
+   * The merchant row on the payment path, reused for CACHE_TTL_MS. Merchant and settings changes go through
+   * MerchantAdmin and the settings API, which call invalidateCaches(), so this process sees them at once; another
+   * hub process sharing the database sees them within the TTL, as it does for API keys. Inside a transaction a miss
+   * reads through it (SQLite has one connection).
+   */
+  private async cachedMerchant(id: string, q: Knex | Trx = this.d.db): Promise<MerchantRow | undefined> {
+    const now = Date.now();
+    const c = this.merchantCache.get(id);
+    if (c && c.until > now) return c.row;
+    const row = await this.merchantRow(id, q);
+    if (row) {
+      if (this.merchantCache.size > 10_000) this.merchantCache.clear();
+      this.merchantCache.set(id, { row, until: now + CACHE_TTL_MS });
+    }
+    return row;
+  }
+
+  /** Forgets cached merchant rows and method settings (called on every change to them). */
+  invalidateCaches(): void {
+    this.merchantCache.clear();
+    this.settingsCache.clear();
+  }
+
+  /** A method's settings row of a merchant (enabled flag, decrypted settings JSON), reused for CACHE_TTL_MS. */
+  private async methodSettingsRow(merchantId: string, method: string): Promise<{ enabled: boolean; json: string | null }> {
+    const k = `${merchantId}\n${method}`;
+    const now = Date.now();
+    const c = this.settingsCache.get(k);
+    if (c && c.until > now) return c;
+    const r = await this.d.db('method_settings').where({ merchant_id: merchantId, method }).first();
+    const v = { enabled: !r || !!r.enabled, json: r ? this.d.keyring.decrypt(r.settings_enc, `method:${merchantId}:${method}`) : null, until: now + CACHE_TTL_MS };
+    if (this.settingsCache.size > 10_000) this.settingsCache.clear();
+    this.settingsCache.set(k, v);
+    return v;
   }
 
   async getMerchant(merchantId: string): Promise<MerchantView | null> {
@@ -107,9 +151,8 @@ export class PaymentsEngine implements PaymentsService {
   }
 
   async getMethodSettings(merchantId: string, method: string): Promise<Record<string, unknown> | null> {
-    const r = await this.d.db('method_settings').where({ merchant_id: merchantId, method }).first();
-    if (!r) return null;
-    return JSON.parse(this.d.keyring.decrypt(r.settings_enc, `method:${merchantId}:${method}`));
+    const r = await this.methodSettingsRow(merchantId, method);
+    return r.json === null ? null : JSON.parse(r.json);
   }
 
   async audit(e: { merchantId?: string; actor: string; action: string; data?: Record<string, unknown> }): Promise<void> {
@@ -177,7 +220,7 @@ export class PaymentsEngine implements PaymentsService {
   }
 
   async createOrderRow(merchantId: string, raw: Record<string, unknown>): Promise<OrderRow> {
-    const m = await this.merchantRow(merchantId);
+    const m = await this.cachedMerchant(merchantId);
     if (!m) throw notFound('Merchant', 'merchant_not_found');
     const input = this.validateOrderInput(merchantView(m), raw);
     const at = this.now();
@@ -239,7 +282,7 @@ export class PaymentsEngine implements PaymentsService {
     const n = await trx('orders').where({ id: o.id, version: o.version }).update({ ...patch, status: to, version: next.version, updated_at: at });
     if (n !== 1) throw conflict('concurrent_update', `order ${o.id} changed concurrently`);
     await trx('transitions').insert({ entity: 'order', entity_id: o.id, from_status: o.status, to_status: to, cause, at });
-    const m = await this.merchantRow(o.merchant_id, trx);
+    const m = o.notify_url ? null : await this.cachedMerchant(o.merchant_id, trx);
     await emit(trx, {
       merchantId: o.merchant_id, type: `order.${to}`, entityId: o.id, entityVersion: next.version, at,
       data: { ...orderJson(next, this.d.runtime.baseUrl()), ...(attempt ? { payment: attemptJson(attempt) } : {}) },
@@ -272,12 +315,16 @@ export class PaymentsEngine implements PaymentsService {
    * Applies an outcome to an attempt and its order in one transaction: attempt status, order status, ledger
    * postings and events. A duplicate or stale outcome (terminal attempt, same status) changes nothing.
    */
-  private async applyOutcomeTx(trx: Trx, attemptId: string, outcome: MethodOutcome, cause: string): Promise<AttemptRow> {
+  private async applyOutcomeTx(trx: Trx, attemptId: string, outcome: MethodOutcome, cause: string, orderId?: string): Promise<AttemptRow> {
     // Lock order first, then attempt: one lock order everywhere, so PostgreSQL never deadlocks.
-    const a0 = await trx<AttemptRow>('payment_attempts').where({ id: attemptId }).first();
-    if (!a0) throw notFound('Payment', 'payment_not_found');
-    const o0 = await this.lockOrder(trx, a0.order_id);
+    if (orderId === undefined) {
+      const a0 = await trx<AttemptRow>('payment_attempts').where({ id: attemptId }).first();
+      if (!a0) throw notFound('Payment', 'payment_not_found');
+      orderId = a0.order_id;
+    }
+    const o0 = await this.lockOrder(trx, orderId);
     const a = await this.lockAttempt(trx, attemptId);
+    if (a.order_id !== o0.id) throw notFound('Payment', 'payment_not_found');
     const to = attemptStatusFor(outcome);
     if (TERMINAL_ATTEMPT.has(a.status) || (a.status === 'authorized' && to !== 'captured')) {
       if (a.status === 'canceled' && outcome.kind === 'processed') {
@@ -350,7 +397,7 @@ export class PaymentsEngine implements PaymentsService {
       await trx('orders').where({ id: o.id }).update({ ...orderPatch, updated_at: at });
     }
     if (to === 'declined' || to === 'failed') {
-      const m = await this.merchantRow(a.merchant_id, trx);
+      const m = await this.cachedMerchant(a.merchant_id, trx);
       await emit(trx, {
         merchantId: a.merchant_id, type: `payment.${to}`, entityId: a.id, entityVersion: 1, at,
         data: attemptJson(next), notifyUrl: o.notify_url ?? m?.notify_url ?? null,
@@ -371,7 +418,7 @@ export class PaymentsEngine implements PaymentsService {
       kind: 'capture', merchantId: a.merchant_id, currency: a.currency, refId: a.id, at,
       legs: [{ account: accounts.acquirer(a.method), debit: captured }, { account: accounts.available(a.merchant_id), credit: captured }],
     });
-    const m = await this.merchantRow(a.merchant_id, trx);
+    const m = await this.cachedMerchant(a.merchant_id, trx);
     const fee = Math.floor((captured * (m?.fee_bps ?? 0)) / 10_000);
     if (fee > 0) {
       await post(trx, {
@@ -388,14 +435,16 @@ export class PaymentsEngine implements PaymentsService {
 
   /* ---------------------------------------------------------------- attempts */
 
-  private async methodContext(a: AttemptRow, request?: RequestInfo): Promise<{ method: PaymentMethod; ctx: MethodContext }> {
+  private async methodContext(a: AttemptRow, request?: RequestInfo, order?: OrderRow): Promise<{ method: PaymentMethod; ctx: MethodContext }> {
     const method = this.method(a.method);
     if (!method) throw new PayhubError('method_unavailable', `payment method ${a.method} is not installed`, { status: 409 });
     const [m, o, settings] = await Promise.all([
-      this.merchantRow(a.merchant_id),
-      this.d.db<OrderRow>('orders').where({ id: a.order_id }).first(),
+      this.cachedMerchant(a.merchant_id),
+      order ?? this.d.db<OrderRow>('orders').where({ id: a.order_id }).first(),
       this.getMethodSettings(a.merchant_id, a.method),
     ]);
+    const contracts = this.d.bankContracts?.() ?? null;
+    const bankCredentials = contracts ? await contracts.credentials(m!.id, m!.bank_adapter) : null;
     let ov = orderView(o!);
     // A payment held for risk review is only authorized, whatever the order asked for.
     if (parseJson<Record<string, unknown>>(a.method_data, {}).risk_review === 'pending') ov = { ...ov, captureMode: 'manual' };
@@ -403,7 +452,7 @@ export class PaymentsEngine implements PaymentsService {
       method,
       ctx: {
         merchant: merchantView(m!), order: ov, attempt: attemptView(a), settings: settings ?? {},
-        idempotencyKey: a.id, request: request ?? { baseUrl: this.d.runtime.baseUrl() },
+        idempotencyKey: a.id, bankCredentials, request: request ?? { baseUrl: this.d.runtime.baseUrl() },
         logger: this.d.logger.child({ method: a.method, payment: a.id }),
       },
     };
@@ -428,7 +477,7 @@ export class PaymentsEngine implements PaymentsService {
   async startAttemptRow(args: {
     merchantId: string; orderId: string; method: string; input: Record<string, unknown>; source: 'api' | 'page'; request?: RequestInfo;
   }): Promise<AttemptRow> {
-    const mrow = await this.merchantRow(args.merchantId);
+    const mrow = await this.cachedMerchant(args.merchantId);
     if (!mrow) throw notFound('Merchant', 'merchant_not_found');
     const merchant = merchantView(mrow);
     const order = await this.ownOrder(args.merchantId, args.orderId);
@@ -453,12 +502,12 @@ export class PaymentsEngine implements PaymentsService {
       next_check_at: this.nextCheck(0), action_expires_at: null, created_at: at, updated_at: at,
     };
     // Phase 1: claim the order (created → processing) and store the attempt. Concurrent starts: one wins.
-    await this.d.db.transaction(async (trx) => {
+    const processing = await this.d.db.transaction(async (trx) => {
       const o = await this.lockOrder(trx, order.id);
       this.assertPayable(o);
       await trx('payment_attempts').insert(attempt);
       await trx('transitions').insert({ entity: 'attempt', entity_id: attempt.id, from_status: null, to_status: 'pending', cause: `${args.source}.start`, at });
-      await this.moveOrder(trx, o, 'processing', 'payment.started', {}, attempt);
+      return this.moveOrder(trx, o, 'processing', 'payment.started', {}, attempt);
     });
     // Risk checks before anything reaches the provider: deny declines without a provider call; review sends the
     // payment as an authorization only and holds it until the merchant approves (capture) or rejects (void).
@@ -469,7 +518,7 @@ export class PaymentsEngine implements PaymentsService {
         methodData: prepared.methodData ?? {}, request: args.request,
       });
       if (decision.decision === 'deny') {
-        return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, { kind: 'declined', reason: 'risk_denied', message: decision.reason }, `risk.${rc.id}`));
+        return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, { kind: 'declined', reason: 'risk_denied', message: decision.reason }, `risk.${rc.id}`, order.id));
       }
       if (decision.decision === 'review' && !review) review = rc.id;
     }
@@ -478,10 +527,10 @@ export class PaymentsEngine implements PaymentsService {
       await this.d.db('payment_attempts').where({ id: attempt.id }).update({ method_data: attempt.method_data });
     }
     // Phase 2: the provider call, outside any transaction.
-    const { ctx } = await this.methodContext(attempt, args.request);
+    const { ctx } = await this.methodContext(attempt, args.request, processing);
     const outcome = await this.callProvider('start', () => method.start(ctx, prepared.payload), { kind: 'unknown', reason: 'exception' } as MethodOutcome);
     // Phase 3: record the outcome.
-    return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, outcome, `${method.id}.start`));
+    return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, outcome, `${method.id}.start`, order.id));
   }
 
   private assertPayable(o: OrderRow): void {
@@ -497,8 +546,7 @@ export class PaymentsEngine implements PaymentsService {
   }
 
   async isEnabled(merchant: MerchantView, method: PaymentMethod, settings: Record<string, unknown> | null): Promise<boolean> {
-    const row = await this.d.db('method_settings').where({ merchant_id: merchant.id, method: method.id }).first();
-    if (row && !row.enabled) return false;
+    if (!(await this.methodSettingsRow(merchant.id, method.id)).enabled) return false;
     if (method.isAvailable) return method.isAvailable(merchant, settings);
     return !method.settingsSchema || settings !== null;
   }
@@ -549,12 +597,26 @@ export class PaymentsEngine implements PaymentsService {
 
   /* ---------------------------------------------------------------- capture / cancel / refund */
 
-  /** Brings an order whose attempt is in flight to a known state before a capture/cancel/refund. */
+  /**
+   * Brings an order whose attempt is in flight to a known state before a capture/cancel/refund. A capture or void
+   * whose claim is still live (next_check_at in the future: another request or the resolver is calling the bank)
+   * is left alone; a stale one is taken over by moving its lease forward first, so only one caller re-sends it.
+   */
   private async settleInFlight(o: OrderRow): Promise<OrderRow> {
     if (o.status !== 'processing' && o.status !== 'requires_action') return o;
     const open = await this.d.db<AttemptRow>('payment_attempts').where({ order_id: o.id })
       .where((q) => q.whereIn('status', ['pending', 'unknown', 'requires_action']).orWhereNotNull('pending_op'));
-    for (const a of open) await this.resolveAttempt(a.id);
+    const now = this.now();
+    for (const a of open) {
+      if (a.pending_op) {
+        if (a.next_check_at !== null && a.next_check_at > now) continue;
+        const taken = await this.d.db('payment_attempts').where({ id: a.id, pending_op: a.pending_op })
+          .where((q) => (a.next_check_at === null ? q.whereNull('next_check_at') : q.where('next_check_at', a.next_check_at)))
+          .update({ next_check_at: this.nextCheck(0) });
+        if (taken !== 1) continue;
+      }
+      await this.resolveAttempt(a.id);
+    }
     return (await this.d.db<OrderRow>('orders').where({ id: o.id }).first())!;
   }
 
@@ -563,6 +625,7 @@ export class PaymentsEngine implements PaymentsService {
     let o = await this.ownOrder(merchantId, orderId);
     o = await this.settleInFlight(o);
     if (o.status === 'paid' || o.status === 'partially_refunded' || o.status === 'refunded') throw conflict('already_captured', 'The order has been captured already');
+    if (o.status === 'processing') throw conflict('capture_in_progress', 'A capture or void of this order is in progress');
     if (o.status !== 'authorized') throw conflict('order_not_capturable', `The order is ${o.status}; only an authorized order can be captured`);
     const claimed = await this.d.db.transaction(async (trx) => {
       const lo = await this.lockOrder(trx, o.id);
@@ -574,7 +637,7 @@ export class PaymentsEngine implements PaymentsService {
       const method = this.method(a.method);
       if (!method?.capture) throw conflict('capture_not_supported', `Method ${a.method} cannot capture`);
       if (amt !== Number(a.amount) && method.supports.partialCapture === false) throw conflict('partial_capture_not_supported', `Method ${a.method} cannot capture partially`);
-      await trx('payment_attempts').where({ id: a.id }).update({ pending_op: 'capture', pending_amount: amt, updated_at: this.now() });
+      await trx('payment_attempts').where({ id: a.id }).update({ pending_op: 'capture', pending_amount: amt, next_check_at: this.nextCheck(0), updated_at: this.now() });
       await this.moveOrder(trx, lo, 'processing', 'capture.requested');
       return { ...a, pending_op: 'capture' as const, pending_amount: amt };
     });
@@ -612,7 +675,7 @@ export class PaymentsEngine implements PaymentsService {
       if (done && op === 'capture') {
         const captured = Number(la.pending_amount);
         await this.postCapture(trx, la, captured, at);
-        const na = await this.moveAttempt(trx, la, 'captured', 'capture.processed', { amount_captured: captured, pending_op: null, pending_amount: null });
+        const na = await this.moveAttempt(trx, la, 'captured', 'capture.processed', { amount_captured: captured, pending_op: null, pending_amount: null, next_check_at: null });
         await this.moveOrder(trx, lo, 'paid', 'capture.processed', { amount_captured: captured }, na);
       } else if (done && op === 'void') {
         const held = Number(la.amount);
@@ -620,12 +683,12 @@ export class PaymentsEngine implements PaymentsService {
           kind: 'void', merchantId: la.merchant_id, currency: la.currency, refId: la.id, at,
           legs: [{ account: accounts.pending(la.merchant_id), debit: held }, { account: accounts.holds, credit: held }],
         });
-        const na = await this.moveAttempt(trx, la, 'canceled', 'void.processed', { pending_op: null, pending_amount: null });
+        const na = await this.moveAttempt(trx, la, 'canceled', 'void.processed', { pending_op: null, pending_amount: null, next_check_at: null });
         const target = lo.status === 'processing' && Date.parse(lo.expires_at) <= this.d.clock.now().getTime() && la.decline_reason === 'expired' ? 'expired' : 'canceled';
         await this.moveOrder(trx, lo, target, 'void.processed', {}, na);
       } else if (refused) {
         await trx('payment_attempts').where({ id: la.id }).update({
-          pending_op: null, pending_amount: null, updated_at: at,
+          pending_op: null, pending_amount: null, next_check_at: null, updated_at: at,
           decline_reason: outcome.kind === 'declined' ? `${op}_declined:${outcome.reason}`.slice(0, 200) : la.decline_reason,
         });
         await this.moveOrder(trx, lo, 'authorized', `${op}.refused`);
@@ -664,7 +727,7 @@ export class PaymentsEngine implements PaymentsService {
         const lo = await this.lockOrder(trx, o.id);
         if (lo.status !== 'authorized') throw conflict('order_not_cancelable', `The order is ${lo.status}`);
         const a = await trx<AttemptRow>('payment_attempts').where({ order_id: o.id, status: 'authorized' }).first();
-        await trx('payment_attempts').where({ id: a!.id }).update({ pending_op: 'void', updated_at: this.now() });
+        await trx('payment_attempts').where({ id: a!.id }).update({ pending_op: 'void', next_check_at: this.nextCheck(0), updated_at: this.now() });
         await this.moveOrder(trx, lo, 'processing', 'void.requested');
         return { ...a!, pending_op: 'void' as const };
       });
@@ -790,6 +853,16 @@ export class PaymentsEngine implements PaymentsService {
     return this.cancel(merchantId, orderId);
   }
 
+  async retryWebhookDelivery(merchantId: string | null, deliveryId: string) {
+    const q = this.d.db('webhook_deliveries').where({ id: deliveryId });
+    const w = await (merchantId ? q.where({ merchant_id: merchantId }) : q).first();
+    if (!w) throw notFound('Webhook delivery', 'delivery_not_found');
+    await this.d.db('webhook_deliveries').where({ id: w.id }).update({ status: 'pending', next_attempt_at: this.now(), locked_until: null });
+    await this.d.deliverWebhook?.(w.id);
+    const after = await this.d.db('webhook_deliveries').where({ id: w.id }).first();
+    return { id: after.id, status: after.status, attempts: after.attempts, last_status_code: after.last_status_code ?? null, last_error: after.last_error ?? null };
+  }
+
   /* ---------------------------------------------------------------- workers */
 
   /** Claims up to `limit` due rows (FOR UPDATE SKIP LOCKED on PostgreSQL) by pushing their next check forward. */
@@ -861,7 +934,7 @@ export class PaymentsEngine implements PaymentsService {
             if (lo.status !== 'authorized') return null;
             const a = await trx<AttemptRow>('payment_attempts').where({ order_id: o.id, status: 'authorized' }).first();
             if (!a) return null;
-            await trx('payment_attempts').where({ id: a.id }).update({ pending_op: 'void', decline_reason: 'expired', updated_at: now });
+            await trx('payment_attempts').where({ id: a.id }).update({ pending_op: 'void', decline_reason: 'expired', next_check_at: this.nextCheck(0), updated_at: now });
             await this.moveOrder(trx, lo, 'processing', 'expiry.void');
             return { ...a, pending_op: 'void' as const, decline_reason: 'expired' };
           });

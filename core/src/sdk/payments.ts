@@ -112,6 +112,8 @@ export interface MethodContext {
   readonly settings: Record<string, unknown>;
   /** Deterministic key for the provider, derived from the stored attempt id. */
   readonly idempotencyKey: string;
+  /** The merchant's contract credentials with its bank adapter, when an onboarding plugin keeps them. */
+  readonly bankCredentials?: BankCredentials | null;
   readonly request?: RequestInfo;
   readonly logger: Logger;
 }

@@ -77,6 +77,31 @@ export interface PaymentsService {
    * approve: captures it when the order asked for automatic capture; reject: voids it (decline_reason risk_rejected).
    */
   resolveReview(merchantId: string, orderId: string, decision: 'approve' | 'reject', actor: string): Promise<Record<string, unknown>>;
+  /**
+   * Sends a webhook delivery again now (as POST /v1/webhook-deliveries/:id/retry). merchantId null: the operator
+   * (any merchant's delivery, e.g. a dead letter).
+   */
+  retryWebhookDelivery(merchantId: string | null, deliveryId: string): Promise<{ id: string; status: string; attempts: number; last_status_code: number | null; last_error: string | null }>;
+}
+
+/**
+ * Where a merchant's contract with its acquiring bank keeps the bank-side credentials (terminal, keys). Registered
+ * by an onboarding plugin under TOKENS.BankContracts; the engine hands them to payment methods as
+ * MethodContext.bankCredentials.
+ */
+export interface BankContractStore {
+  credentials(merchantId: string, bankAdapterId: string): Promise<import('./payments').BankCredentials | null>;
+}
+
+/** A loaded plugin as the operator sees it. */
+export interface PluginInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly kind: string;
+  readonly core: string;
+  readonly status: string;
+  readonly origin: string;
+  readonly description: string | null;
 }
 
 /** A leg of a ledger posting. Plugin accounts are named `<plugin>:…`. */

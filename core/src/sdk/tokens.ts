@@ -1,7 +1,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { BankAdapter, PaymentMethod, RiskCheck } from './payments';
-import type { Clock, Db, Keyring, LedgerService, MerchantsService, PaymentsService, Runtime } from './services';
+import type { BankContractStore, Clock, Db, Keyring, LedgerService, MerchantsService, PaymentsService, PluginInfo, Runtime } from './services';
 import type { HubConfig } from '../config/schema';
 
 /*
@@ -18,6 +18,10 @@ export const TOKENS = {
   Payments: Symbol.for('payhub.Payments') as InjectionToken<PaymentsService>,
   Merchants: Symbol.for('payhub.Merchants') as InjectionToken<MerchantsService>,
   Ledger: Symbol.for('payhub.Ledger') as InjectionToken<LedgerService>,
+  /** Optional: bank contract credentials per merchant (registered by an onboarding plugin). */
+  BankContracts: Symbol.for('payhub.BankContracts') as InjectionToken<BankContractStore>,
+  /** The loaded plugins with their status (a function, evaluated on each call). */
+  Plugins: Symbol.for('payhub.Plugins') as InjectionToken<() => PluginInfo[]>,
   Db: Symbol.for('payhub.Db') as InjectionToken<Db>,
   Logger: Symbol.for('payhub.Logger') as InjectionToken<Logger>,
   Config: Symbol.for('payhub.Config') as InjectionToken<HubConfig>,
