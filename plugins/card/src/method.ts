@@ -80,7 +80,12 @@ export function toRefundOutcome(r: BankResult): RefundOutcome {
   }
 }
 
-function credentialsOf(s: CardSettings): BankCredentials | undefined {
+/**
+ * The bank-side credentials of a call: the merchant's recorded bank contract when the hub keeps one
+ * (ctx.bankCredentials, from onboarding), else the terminal set in the card settings, else the adapter's defaults.
+ */
+function credentialsOf(s: CardSettings, ctx?: { bankCredentials?: BankCredentials | null }): BankCredentials | undefined {
+  if (ctx?.bankCredentials) return ctx.bankCredentials;
   if (!s.bankMerchantId && !s.terminalId) return undefined;
   return { merchantId: s.bankMerchantId, terminalId: s.terminalId };
 }
@@ -252,7 +257,7 @@ export class CardMethod implements PaymentMethod<CardPayload> {
         source: payload.fundingSource(),
         description: ctx.order.description || undefined,
         returnUrl: this.returnUrl(ctx),
-        credentials: credentialsOf(settings),
+        credentials: credentialsOf(settings, ctx),
       }));
     } finally {
       payload.forgetCvc();
@@ -285,7 +290,7 @@ export class CardMethod implements PaymentMethod<CardPayload> {
   async completeAction(ctx: MethodContext, params: Record<string, string>): Promise<MethodOutcome> {
     const adapter = this.adapterFor(ctx.merchant);
     if (!adapter) return { kind: 'unknown', reason: `bank adapter ${ctx.merchant.bankAdapter} is not installed` };
-    const credentials = credentialsOf(readSettings(ctx.settings));
+    const credentials = credentialsOf(readSettings(ctx.settings), ctx);
     const result = adapter.completeChallenge
       ? await this.call(ctx, 'completeChallenge', () => adapter.completeChallenge!({ reference: ctx.idempotencyKey, params, credentials }))
       : await this.call(ctx, 'status', () => adapter.status({ reference: ctx.idempotencyKey, credentials }));
@@ -295,7 +300,7 @@ export class CardMethod implements PaymentMethod<CardPayload> {
   async capture(ctx: MethodContext, amount: number): Promise<MethodOutcome> {
     const adapter = this.adapterFor(ctx.merchant);
     if (!adapter) return { kind: 'not_sent', reason: `bank adapter ${ctx.merchant.bankAdapter} is not installed` };
-    const credentials = credentialsOf(readSettings(ctx.settings));
+    const credentials = credentialsOf(readSettings(ctx.settings), ctx);
     const result = await this.call(ctx, 'capture', () => adapter.capture({
       reference: ctx.idempotencyKey, amount: { amount, currency: ctx.attempt.currency }, credentials,
     }));
@@ -305,14 +310,14 @@ export class CardMethod implements PaymentMethod<CardPayload> {
   async cancel(ctx: MethodContext): Promise<MethodOutcome> {
     const adapter = this.adapterFor(ctx.merchant);
     if (!adapter) return { kind: 'not_sent', reason: `bank adapter ${ctx.merchant.bankAdapter} is not installed` };
-    const credentials = credentialsOf(readSettings(ctx.settings));
+    const credentials = credentialsOf(readSettings(ctx.settings), ctx);
     return toMethodOutcome(await this.call(ctx, 'void', () => adapter.void({ reference: ctx.idempotencyKey, credentials })));
   }
 
   async refund(ctx: MethodContext, refund: { id: string; amount: number }): Promise<RefundOutcome> {
     const adapter = this.adapterFor(ctx.merchant);
     if (!adapter) return { kind: 'not_sent', reason: `bank adapter ${ctx.merchant.bankAdapter} is not installed` };
-    const credentials = credentialsOf(readSettings(ctx.settings));
+    const credentials = credentialsOf(readSettings(ctx.settings), ctx);
     return toRefundOutcome(await this.call(ctx, 'refund', () => adapter.refund({
       reference: ctx.idempotencyKey, refundReference: refund.id, amount: { amount: refund.amount, currency: ctx.attempt.currency }, credentials,
     })));
@@ -321,14 +326,14 @@ export class CardMethod implements PaymentMethod<CardPayload> {
   async status(ctx: MethodContext): Promise<MethodOutcome> {
     const adapter = this.adapterFor(ctx.merchant);
     if (!adapter) return { kind: 'unknown', reason: `bank adapter ${ctx.merchant.bankAdapter} is not installed` };
-    const credentials = credentialsOf(readSettings(ctx.settings));
+    const credentials = credentialsOf(readSettings(ctx.settings), ctx);
     return toMethodOutcome(await this.call(ctx, 'status', () => adapter.status({ reference: ctx.idempotencyKey, credentials })), { ...ctx.attempt.methodData });
   }
 
   async refundStatus(ctx: MethodContext, refund: { id: string; amount: number }): Promise<RefundOutcome> {
     const adapter = this.adapterFor(ctx.merchant);
     if (!adapter) return { kind: 'unknown', reason: `bank adapter ${ctx.merchant.bankAdapter} is not installed` };
-    const credentials = credentialsOf(readSettings(ctx.settings));
+    const credentials = credentialsOf(readSettings(ctx.settings), ctx);
     return toRefundOutcome(await this.call(ctx, 'refund status', () => adapter.status({
       reference: ctx.idempotencyKey, refundReference: refund.id, credentials,
     })));

@@ -9,7 +9,7 @@ import { definePlugin, TOKENS, type RegisterContext } from '@payhub/core';
 import { optionsSchema, type DashboardOptions } from './options';
 import { migrations } from './migrations';
 import { createMailer, type Mailer } from './mail';
-import { Onboarding } from './onboarding';
+import { ContractCredentials, Onboarding } from './onboarding';
 import { Sessions, Throttle, createUser, randomPassword } from './auth';
 import { mountApi } from './api';
 import { mountWeb } from './web';
@@ -36,6 +36,7 @@ export default definePlugin<DashboardOptions>({
 
   register(ctx) {
     ctx.container.register(STATE, { useValue: { mailer: null, onboarding: null } satisfies State });
+    ctx.provide(TOKENS.BankContracts, { useFactory: (c) => new ContractCredentials(c.resolve(TOKENS.Db), c.resolve(TOKENS.Keyring)) });
   },
 
   routes(router, ctx) {
@@ -64,7 +65,9 @@ export default definePlugin<DashboardOptions>({
     } catch (e) {
       ctx.logger.warn({ err: (e as Error).message }, 'could not write the operator password file');
     }
-    ctx.logger.warn(`Dashboard operator account created: ${ctx.options.operatorEmail}, one-time password ${password} (also in ${file}); it must be changed at the first sign-in`);
+    // The password is printed to the console once for whoever started the hub; log lines never carry it.
+    ctx.logger.warn({ operator: ctx.options.operatorEmail, file }, 'dashboard operator account created; its one-time password is in the file and must be changed at the first sign-in');
+    if ((ctx.role ?? 'server') === 'server') process.stdout.write(`Dashboard operator: ${ctx.options.operatorEmail}, one-time password ${password} (also in ${file})\n`);
   },
 
   async onClose(ctx) {

@@ -2,8 +2,9 @@ import type { DependencyContainer } from 'tsyringe';
 import type { Logger } from 'pino';
 import {
   TOKENS, ValidationError, conflict, notFound, newId, PayhubError,
-  type BankAdapter, type BankCredentials, type Clock, type Db, type FieldError, type Keyring, type MerchantsService, type PaymentsService, type Runtime,
+  type BankAdapter, type BankContractStore, type BankCredentials, type Clock, type Db, type FieldError, type Keyring, type MerchantsService, type PaymentsService, type Runtime,
 } from '@payhub/core';
+import type { Knex } from 'knex';
 import type { DashboardOptions } from './options';
 import type { Mailer } from './mail';
 import { renderMail } from './mails';
@@ -51,6 +52,21 @@ function parseLegal(v: unknown, errors: FieldError[], required: boolean): Legal 
  * Onboarding: applications (test merchants with a time limit), registration, bank choice, contracts, connection
  * check and the switch to production. Every step is an onboarding event (who, when) plus a core audit row.
  */
+/**
+ * TOKENS.BankContracts: the credentials of the merchant's current, connection-checked contract with that bank, so
+ * payment methods call the bank with the recorded terminal (MethodContext.bankCredentials).
+ */
+export class ContractCredentials implements BankContractStore {
+  constructor(private readonly db: Knex, private readonly keyring: Keyring) {}
+
+  async credentials(merchantId: string, bankAdapterId: string): Promise<BankCredentials | null> {
+    const c = await this.db<ContractRow>('dashboard_contracts')
+      .where({ merchant_id: merchantId, bank_id: bankAdapterId, check_status: 'ok' }).whereNull('superseded_at')
+      .orderBy('created_at', 'desc').first();
+    return c ? (JSON.parse(this.keyring.decrypt(c.credentials_enc, `dashboard:contract:${c.id}`)) as BankCredentials) : null;
+  }
+}
+
 export class Onboarding {
   readonly db: Db;
   readonly clock: Clock;
