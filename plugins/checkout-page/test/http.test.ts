@@ -2,9 +2,9 @@ import test from 'ava';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TestHub } from '@payhub/core';
+import { createTestHub, definePlugin, TOKENS, type PaymentMethod, type TestHub } from '@payhub/core';
 import plugin, { canonicalString, formatAmount, parseExpiry, signSnippet, snippetCommand, type SnippetFields } from '../src/index';
-import { csrfOf, startHub, YEAR } from './helpers';
+import { csrfOf, PLUGINS, startHub, YEAR } from './helpers';
 
 let hub: TestHub;
 let m: Awaited<ReturnType<TestHub['createMerchant']>>;
@@ -233,8 +233,19 @@ test('payhub snippet command prints a signed script tag that the hub accepts', a
   t.is(f.currency, 'RUB');
   const r = await hub.api('POST', '/pay', { form: { ...f, signature: attr('data-signature') } });
   t.is(r.status, 303);
-  const bad = await cmd.run(['--merchant', m.id, '--amount', '12.50', '--order', 'x'], { container: hub.container, options: {}, logger: hub.hub.logger, config: hub.config, db: hub.db });
-  t.is(bad, 2);
+  const errWrite = process.stderr.write.bind(process.stderr);
+  let err = '';
+  (process.stderr as { write: unknown }).write = (s: string) => {
+    err += s;
+    return true;
+  };
+  try {
+    const bad = await cmd.run(['--merchant', m.id, '--amount', '12.50', '--order', 'x'], { container: hub.container, options: {}, logger: hub.hub.logger, config: hub.config, db: hub.db });
+    t.is(bad, 2);
+  } finally {
+    (process.stderr as { write: unknown }).write = errWrite;
+  }
+  t.regex(err, /--amount must be a positive whole number/);
 });
 
 test('theme API: validation, storage, per-merchant stylesheet and frame-ancestors', async (t) => {
@@ -322,4 +333,58 @@ test('demo shop: only when demo is enabled; Buy → pay page; the return page sh
 test('README documents the canonical string', (t) => {
   const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
   t.true(readme.includes('merchant_id|order_number|amount|currency|description|return_url'));
+});
+
+/** Wallet-like methods of other plugins: a form next action and a redirect next action. */
+function walletMethod(id: string, next: Record<string, unknown>, currencies?: string[]): PaymentMethod {
+  return {
+    id, displayName: { en: `Wallet ${id}`, ru: `Кошелёк ${id}` }, supports: {}, currencies,
+    async prepare() {
+      return { methodData: {}, payload: null };
+    },
+    async start() {
+      return { kind: 'requires_action', nextAction: next as never };
+    },
+  };
+}
+
+test('other methods appear as buttons; a form next action auto-submits, a redirect is a 303', async (t) => {
+  const wallets = definePlugin({
+    name: 'test-wallets', version: '1.0.0', core: '^1.0.0',
+    register(ctx) {
+      ctx.provide(TOKENS.PaymentMethod, { useValue: walletMethod('formwallet', { type: 'form', url: 'https://wallet.example/pay', method: 'POST', fields: { invoice: 'inv-1', note: 'a"b<c' } }) });
+      ctx.provide(TOKENS.PaymentMethod, { useValue: walletMethod('redirwallet', { type: 'redirect', url: 'https://wallet2.example/go?x=1' }) });
+      ctx.provide(TOKENS.PaymentMethod, { useValue: walletMethod('usdwallet', { type: 'redirect', url: 'https://x.example' }, ['USD']) });
+    },
+  });
+  const h = await createTestHub({ plugins: PLUGINS, inlinePlugins: [wallets as never] });
+  t.teardown(() => h.close());
+  const mm = await h.createMerchant();
+  const mk = async (n: string) => (await h.api('POST', '/v1/orders', { key: mm.key, body: { order_number: n, amount: 1000, currency: 'RUB' } })).body.id as string;
+  const o1 = await mk('w-1');
+  const page = await h.api('GET', `/pay/${o1}?lang=ru`);
+  t.regex(page.text, /<button type="submit" name="method" value="formwallet" class="method-btn">Кошелёк formwallet<\/button>/);
+  t.regex(page.text, /value="redirwallet"/);
+  t.false(page.text.includes('usdwallet'), 'a method without the order currency is not offered');
+  t.regex(page.text, /id="card-form"/);
+  const r = await h.api('POST', `/pay/${o1}`, { form: { csrf: csrfOf(page.text), method: 'formwallet', lang: 'ru' } });
+  t.is(r.status, 200);
+  t.regex(r.text, /<form id="next-form" method="POST" action="https:\/\/wallet\.example\/pay" data-autosubmit="1">/);
+  t.true(r.text.includes('name="note" value="a&quot;b&lt;c"'));
+  t.regex(r.text, /<button type="submit" class="pay-btn">Продолжить<\/button>/);
+  t.regex(r.headers['content-security-policy']!, /form-action https:\/\/wallet\.example/);
+  t.false(r.headers['content-security-policy']!.includes('unsafe-inline'));
+  t.is((await h.payments.getOrder(o1))!.status, 'requires_action');
+  const o2 = await mk('w-2');
+  const p2 = await h.api('GET', `/pay/${o2}`);
+  const r2 = await h.api('POST', `/pay/${o2}`, { form: { csrf: csrfOf(p2.text), method: 'redirwallet' } });
+  t.is(r2.status, 303);
+  t.is(r2.headers.location, 'https://wallet2.example/go?x=1');
+  // Back on the page while the wallet is open: a way to continue.
+  const again = await h.api('GET', `/pay/${o2}?lang=en`);
+  t.regex(again.text, /href="https:\/\/wallet2\.example\/go\?x=1">Continue to confirmation/);
+  // A method disabled by the merchant disappears.
+  t.is((await h.api('PUT', '/v1/payment-methods/formwallet/settings', { key: mm.key, body: { enabled: false } })).status, 200);
+  const o3 = await mk('w-3');
+  t.false((await h.api('GET', `/pay/${o3}`)).text.includes('value="formwallet"'));
 });
