@@ -355,6 +355,7 @@ test('other methods appear as buttons; a form next action auto-submits, a redire
       ctx.provide(TOKENS.PaymentMethod, { useValue: walletMethod('formwallet', { type: 'form', url: 'https://wallet.example/pay', method: 'POST', fields: { invoice: 'inv-1', note: 'a"b<c' } }) });
       ctx.provide(TOKENS.PaymentMethod, { useValue: walletMethod('redirwallet', { type: 'redirect', url: 'https://wallet2.example/go?x=1' }) });
       ctx.provide(TOKENS.PaymentMethod, { useValue: walletMethod('usdwallet', { type: 'redirect', url: 'https://x.example' }, ['USD']) });
+      ctx.provide(TOKENS.PaymentMethod, { useValue: { ...walletMethod('slowwallet', {}), start: async () => ({ kind: 'pending' as const }) } });
     },
   });
   const h = await createTestHub({ plugins: PLUGINS, inlinePlugins: [wallets as never] });
@@ -383,6 +384,14 @@ test('other methods appear as buttons; a form next action auto-submits, a redire
   // Back on the page while the wallet is open: a way to continue.
   const again = await h.api('GET', `/pay/${o2}?lang=en`);
   t.regex(again.text, /href="https:\/\/wallet2\.example\/go\?x=1">Continue to confirmation/);
+  // The provider has not answered: a processing page that refreshes itself.
+  const o4 = await mk('w-4');
+  const r4 = await h.api('POST', `/pay/${o4}`, { form: { csrf: csrfOf((await h.api('GET', `/pay/${o4}`)).text), method: 'slowwallet', lang: 'en' } });
+  t.is(r4.status, 303);
+  const pend = await h.api('GET', r4.headers.location!);
+  t.regex(pend.text, /Processing your payment/);
+  t.regex(pend.text, /data-autorefresh="3000"/);
+  t.is(pend.headers['cache-control'], 'no-store');
   // A method disabled by the merchant disappears.
   t.is((await h.api('PUT', '/v1/payment-methods/formwallet/settings', { key: mm.key, body: { enabled: false } })).status, 200);
   const o3 = await mk('w-3');
