@@ -29,7 +29,7 @@ import { PaymentsEngine } from './engine/service';
 import { WebhookSender } from './engine/webhooks';
 import { adminAuth, merchantAuth } from './engine/auth';
 import { idempotency } from './engine/idempotency';
-import { mountEngineRoutes } from './engine/routes';
+import { mountEngineRoutes, requestInfo } from './engine/routes';
 import { createMerchant, type CreatedMerchant } from './engine/merchants';
 import { openApiDocument } from './http/openapi';
 import { MerchantAdmin } from './engine/merchant-service';
@@ -139,7 +139,7 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
     await migrate(db, 'core', coreMigrations);
     await migratePlugins(db, loaded);
 
-    const koa = new Koa({ proxy: true });
+    const koa = new Koa({ proxy: config.http.trustProxy });
     koa.silent = true;
     const router = new Router();
     const adminToken = resolveAdminToken(config);
@@ -177,8 +177,11 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
     mountEngineRoutes(router, {
       engine, webhooks, db, keyring, clock, runtime, requireMerchant, requireAdmin, idempotent,
       hasPayPage: () => router.stack.some((l) => l.path === '/pay/:order_id' || l.path === '/pay/:id'),
+      countryHeader: config.http.countryHeader,
     });
-    mountPluginRoutes(router, loaded, { config, requireMerchant, requireAdmin, idempotent });
+    mountPluginRoutes(router, loaded, {
+      config, requireMerchant, requireAdmin, idempotent, requestInfo: (ctx) => requestInfo(ctx, runtime, config.http.countryHeader),
+    });
 
     koa.use(requestId());
     koa.use(observe(logger, metrics, config.log.requests));

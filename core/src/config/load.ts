@@ -67,6 +67,7 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; parse: (v: stri
   { env: 'PAYHUB_FINGERPRINT_KEY', key: 'keys.fingerprintKey', parse: (v) => v },
   { env: 'PAYHUB_WEBHOOKS_ALLOW_PRIVATE', key: 'webhooks.allowPrivate', parse: envBool },
   { env: 'PAYHUB_WORKERS', key: 'workers.enabled', parse: envBool },
+  { env: 'PAYHUB_TRUST_PROXY', key: 'http.trustProxy', parse: envBool },
   { env: 'PAYHUB_DEMO', key: 'demo.enabled', parse: envBool },
 ];
 

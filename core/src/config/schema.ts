@@ -14,6 +14,12 @@ export const configSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   /** Public base URL of the hub (pay links, callbacks). Defaults to http://localhost:<port>. */
   publicUrl: z.string().url().nullable().default(null),
+  http: z.strictObject({
+    /** Trust X-Forwarded-For/-Proto from a reverse proxy (only when one sits in front and overwrites them). */
+    trustProxy: z.boolean().default(false),
+    /** Header a trusted proxy sets to the buyer's country (ISO 3166-1 alpha-2), e.g. CF-IPCountry. */
+    countryHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).nullable().default(null),
+  }).prefault({}),
   database: z.strictObject({
     url: z.string().min(1).default('sqlite:./data/payhub.sqlite'),
     sqliteDriver: z.enum(['sqlite3', 'better-sqlite3']).default('sqlite3'),

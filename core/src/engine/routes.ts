@@ -23,10 +23,15 @@ export interface EngineRouteDeps {
   requireAdmin: Middleware;
   idempotent: Middleware;
   hasPayPage: () => boolean;
+  countryHeader: string | null;
 }
 
-export function requestInfo(ctx: Context, runtime: Runtime): RequestInfo {
-  return { ip: ctx.ip, userAgent: ctx.get('User-Agent') || undefined, baseUrl: runtime.baseUrl(), lang: ctx.acceptsLanguages('ru', 'en', 'de') || undefined };
+export function requestInfo(ctx: Context, runtime: Runtime, countryHeader: string | null = null): RequestInfo {
+  const c = countryHeader ? ctx.get(countryHeader).trim().toUpperCase() : '';
+  return {
+    ip: ctx.ip, userAgent: ctx.get('User-Agent') || undefined, baseUrl: runtime.baseUrl(),
+    lang: ctx.acceptsLanguages('ru', 'en', 'de') || undefined, ...(/^[A-Z]{2}$/.test(c) ? { country: c } : {}),
+  };
 }
 
 function body(ctx: Context): Record<string, unknown> {
@@ -97,7 +102,7 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
     const { method, ...input } = b;
     if (method === undefined) throw invalid('method', 'is required');
     const row = await engine.startAttemptRow({
-      merchantId: mid(ctx), orderId: ctx.params.id!, method: method as string, input, source: 'api', request: requestInfo(ctx, runtime),
+      merchantId: mid(ctx), orderId: ctx.params.id!, method: method as string, input, source: 'api', request: requestInfo(ctx, runtime, d.countryHeader),
     });
     ctx.status = 201;
     ctx.body = attemptJson(row);
@@ -231,7 +236,7 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
     for (const [k, v] of Object.entries(src)) if (typeof v === 'string' && k.length <= 64) params[k] = v.slice(0, 4096);
     const a = await db<AttemptRow>('payment_attempts').where({ id: ctx.params.id }).first();
     if (!a) throw notFound('Payment', 'payment_not_found');
-    await engine.completeAction(a.id, params, requestInfo(ctx, runtime));
+    await engine.completeAction(a.id, params, requestInfo(ctx, runtime, d.countryHeader));
     const o = (await db<OrderRow>('orders').where({ id: a.order_id }).first())!;
     ctx.set('Cache-Control', 'no-store');
     if (d.hasPayPage()) return ctx.redirect(`/pay/${o.id}`);

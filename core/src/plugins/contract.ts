@@ -1,7 +1,8 @@
 import type { DependencyContainer, InjectionToken, Provider } from 'tsyringe';
 import type { Knex } from 'knex';
 import type Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
+import type { RequestInfo } from '../sdk/payments';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import type { HubConfig } from '../config/schema';
@@ -35,6 +36,8 @@ export interface RouteContext<O> {
   readonly requireAdmin: Middleware;
   /** Middleware: honours Idempotency-Key on a POST (store and replay the response). */
   readonly idempotent: Middleware;
+  /** The buyer's request facts for PaymentsService.startAttempt (ip per http.trustProxy, country per http.countryHeader). */
+  requestInfo(ctx: Context): RequestInfo;
 }
 
 export interface LifecycleContext<O> {

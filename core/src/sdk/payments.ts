@@ -102,6 +102,8 @@ export interface RequestInfo {
   /** Public base URL of the hub, e.g. http://localhost:8080 */
   readonly baseUrl: string;
   readonly lang?: string;
+  /** Buyer's country (ISO 3166-1 alpha-2) when a trusted proxy tells it (config http.countryHeader). */
+  readonly country?: string;
 }
 
 export interface MethodContext {
