@@ -236,7 +236,7 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
       async ensureDemoMerchant() {
         const any = await db('merchants').first('id');
         if (any) return null;
-        const m = await createMerchant(db, keyring, clock.now().toISOString(), { name: 'Demo shop', mode: 'test', directCardInput: true });
+        const m = await createMerchant(db, keyring, clock.now().toISOString(), { name: 'Demo shop', mode: 'test', directCardInput: true, demo: true });
         // Methods backed by an emulator configure themselves for the demo merchant, so every method can be tried.
         for (const method of engine.methods().values()) {
           const settings = method.demoSettings?.();

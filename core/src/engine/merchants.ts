@@ -17,6 +17,8 @@ export interface NewMerchant {
   feeBps?: number;
   /** Onboarding: test keys stop working after this time. */
   testExpiresAt?: string | null;
+  /** The demo merchant of `payhub start`. */
+  demo?: boolean;
 }
 
 export interface CreatedMerchant {
@@ -72,7 +74,7 @@ export async function createMerchant(db: Knex, keyring: Keyring, at: string, m: 
       webhook_secret_enc: keyring.encrypt(webhookSecret, `merchant:${id}:webhook`),
       form_key_enc: keyring.encrypt(formKey, `merchant:${id}:form`),
       currencies: JSON.stringify(currencies), direct_card_input: m.directCardInput ?? false,
-      bank_adapter: m.bankAdapter ?? 'sandbox-bank', fee_bps: m.feeBps ?? 0, settings: '{}',
+      bank_adapter: m.bankAdapter ?? 'sandbox-bank', fee_bps: m.feeBps ?? 0, settings: m.demo ? '{"demo":true}' : '{}',
       test_expires_at: m.testExpiresAt ?? null, created_at: at, updated_at: at,
     };
     await trx('merchants').insert(row);

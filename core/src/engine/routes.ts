@@ -11,6 +11,7 @@ import { createMerchant } from './merchants';
 import type { WebhookSender } from './webhooks';
 import type { Clock } from '../sdk/services';
 import { ORDER_STATUSES } from '../sdk/payments';
+import { idempotency, idempotencyRecorder } from './idempotency';
 
 export interface EngineRouteDeps {
   engine: PaymentsEngine;
@@ -70,8 +71,11 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
   const { engine, db, requireMerchant: auth, idempotent, runtime } = d;
   const mid = (ctx: Context): string => ctx.state.merchant.id;
 
-  router.post('/v1/orders', auth, idempotent, async (ctx) => {
-    const row = await engine.createOrderRow(mid(ctx), body(ctx));
+  // One commit per order: the Idempotency-Key is claimed and answered inside the transaction that stores the order.
+  const idempotentInTx = idempotency(db, d.keyring, d.clock, { claimInTx: true });
+  router.post('/v1/orders', auth, idempotentInTx, async (ctx) => {
+    const rec = idempotencyRecorder(ctx);
+    const row = await engine.createOrderRow(mid(ctx), body(ctx), rec && ((trx, r) => rec.complete(trx, 201, orderJson(r, runtime.baseUrl(), [], []))));
     ctx.status = 201;
     ctx.body = orderJson(row, runtime.baseUrl(), [], []);
   });
@@ -101,8 +105,10 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
     const b = body(ctx);
     const { method, ...input } = b;
     if (method === undefined) throw invalid('method', 'is required');
+    const rec = idempotencyRecorder(ctx);
     const row = await engine.startAttemptRow({
       merchantId: mid(ctx), orderId: ctx.params.id!, method: method as string, input, source: 'api', request: requestInfo(ctx, runtime, d.countryHeader),
+      last: rec && ((trx, r) => rec.complete(trx, 201, attemptJson(r))),
     });
     ctx.status = 201;
     ctx.body = attemptJson(row);
@@ -239,7 +245,8 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
     await engine.completeAction(a.id, params, requestInfo(ctx, runtime, d.countryHeader));
     const o = (await db<OrderRow>('orders').where({ id: a.order_id }).first())!;
     ctx.set('Cache-Control', 'no-store');
-    if (d.hasPayPage()) return ctx.redirect(`/pay/${o.id}`);
+    const lang = parseJson<{ lang?: unknown }>(a.method_data, {}).lang;
+    if (d.hasPayPage()) return ctx.redirect(`/pay/${o.id}${typeof lang === 'string' && /^[a-z]{2}$/.test(lang) ? `?lang=${lang}` : ''}`);
     if (o.return_url) {
       const u = new URL(o.return_url);
       u.searchParams.set('order_id', o.id);

@@ -219,7 +219,8 @@ export class PaymentsEngine implements PaymentsService {
     return orderView(r);
   }
 
-  async createOrderRow(merchantId: string, raw: Record<string, unknown>): Promise<OrderRow> {
+  /** `first` runs first inside the transaction that stores the order (the route records its Idempotency-Key there). */
+  async createOrderRow(merchantId: string, raw: Record<string, unknown>, first?: (trx: Trx, row: OrderRow) => Promise<void>): Promise<OrderRow> {
     const m = await this.cachedMerchant(merchantId);
     if (!m) throw notFound('Merchant', 'merchant_not_found');
     const input = this.validateOrderInput(merchantView(m), raw);
@@ -235,6 +236,7 @@ export class PaymentsEngine implements PaymentsService {
     };
     try {
       await this.d.db.transaction(async (trx) => {
+        if (first) await first(trx, row);
         await trx('orders').insert(row);
         await trx('transitions').insert({ entity: 'order', entity_id: row.id, from_status: null, to_status: 'created', cause: 'api.create', at });
         await emit(trx, {
@@ -474,8 +476,10 @@ export class PaymentsEngine implements PaymentsService {
     return attemptView(await this.startAttemptRow(args));
   }
 
+  /** `last` runs last inside the transaction that records the outcome (the route stores its idempotent response). */
   async startAttemptRow(args: {
     merchantId: string; orderId: string; method: string; input: Record<string, unknown>; source: 'api' | 'page'; request?: RequestInfo;
+    last?: (trx: Trx, row: AttemptRow) => Promise<void>;
   }): Promise<AttemptRow> {
     const mrow = await this.cachedMerchant(args.merchantId);
     if (!mrow) throw notFound('Merchant', 'merchant_not_found');
@@ -497,7 +501,8 @@ export class PaymentsEngine implements PaymentsService {
     const attempt: AttemptRow = {
       id: newId('pay'), order_id: order.id, merchant_id: merchant.id, method: method.id, status: 'pending',
       amount: Number(order.amount), currency: order.currency, amount_captured: 0, amount_refunded: 0, provider_ref: null,
-      decline_reason: null, decline_message: null, next_action: null, method_data: JSON.stringify(prepared.methodData ?? {}),
+      decline_reason: null, decline_message: null, next_action: null,
+      method_data: JSON.stringify({ ...(prepared.methodData ?? {}), ...(args.source === 'page' && args.request?.lang ? { lang: args.request.lang } : {}) }),
       source: args.source, pending_op: null, pending_amount: null, check_count: 0,
       next_check_at: this.nextCheck(0), action_expires_at: null, created_at: at, updated_at: at,
     };
@@ -518,7 +523,11 @@ export class PaymentsEngine implements PaymentsService {
         methodData: prepared.methodData ?? {}, request: args.request,
       });
       if (decision.decision === 'deny') {
-        return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, { kind: 'declined', reason: 'risk_denied', message: decision.reason }, `risk.${rc.id}`, order.id));
+        return this.d.db.transaction(async (trx) => {
+          const r = await this.applyOutcomeTx(trx, attempt.id, { kind: 'declined', reason: 'risk_denied', message: decision.reason }, `risk.${rc.id}`, order.id);
+          if (args.last) await args.last(trx, r);
+          return r;
+        });
       }
       if (decision.decision === 'review' && !review) review = rc.id;
     }
@@ -530,7 +539,11 @@ export class PaymentsEngine implements PaymentsService {
     const { ctx } = await this.methodContext(attempt, args.request, processing);
     const outcome = await this.callProvider('start', () => method.start(ctx, prepared.payload), { kind: 'unknown', reason: 'exception' } as MethodOutcome);
     // Phase 3: record the outcome.
-    return this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attempt.id, outcome, `${method.id}.start`, order.id));
+    return this.d.db.transaction(async (trx) => {
+      const r = await this.applyOutcomeTx(trx, attempt.id, outcome, `${method.id}.start`, order.id);
+      if (args.last) await args.last(trx, r);
+      return r;
+    });
   }
 
   private assertPayable(o: OrderRow): void {
@@ -543,6 +556,27 @@ export class PaymentsEngine implements PaymentsService {
     }
     if (o.status === 'expired') throw conflict('order_expired', 'The order has expired');
     throw conflict('order_not_payable', `The order is ${o.status}`);
+  }
+
+  async availableMethods(merchantId: string, currency: string): Promise<PaymentMethod[]> {
+    const m = await this.cachedMerchant(merchantId);
+    if (!m) return [];
+    const merchant = merchantView(m);
+    const out: PaymentMethod[] = [];
+    for (const method of this.methods().values()) {
+      if (!(method.currencies ?? merchant.currencies).includes(currency)) continue;
+      try {
+        if (await this.isEnabled(merchant, method, await this.getMethodSettings(merchantId, method.id))) out.push(method);
+      } catch (e) {
+        this.d.logger.warn({ method: method.id, err: (e as Error).message }, 'availability check failed');
+      }
+    }
+    return out;
+  }
+
+  async demoMerchantId(): Promise<string | null> {
+    const r = await this.d.db('merchants').where('settings', 'like', '%"demo":true%').orderBy('created_at').first('id');
+    return r ? String(r.id) : null;
   }
 
   async isEnabled(merchant: MerchantView, method: PaymentMethod, settings: Record<string, unknown> | null): Promise<boolean> {

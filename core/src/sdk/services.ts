@@ -64,6 +64,10 @@ export interface PaymentsService {
   completeAction(attemptId: string, params: Record<string, string>, request?: RequestInfo): Promise<AttemptView>;
   /** Polls the provider for an attempt now (what the resolver does on its schedule). */
   resolveAttempt(attemptId: string): Promise<AttemptView>;
+  /** The methods this merchant can use now for an order in this currency (installed, enabled, configured). */
+  availableMethods(merchantId: string, currency: string): Promise<import('./payments').PaymentMethod[]>;
+  /** The demo merchant that `payhub start` created on an empty database, or null. */
+  demoMerchantId(): Promise<string | null>;
   /** Decrypted per-merchant settings of a method, or null. */
   getMethodSettings(merchantId: string, method: string): Promise<Record<string, unknown> | null>;
   /** Records a security or audit event (no secrets in `data`). */

@@ -142,27 +142,12 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
   }
 
   function requestInfo(ctx: Context, lang: Lang): RequestInfo {
-    return { ip: ctx.ip, userAgent: ctx.get('User-Agent') || undefined, baseUrl: d.runtime.baseUrl(), lang };
+    return { ...rctx.requestInfo(ctx), lang };
   }
 
-  /** Payment methods this merchant can use for this order (the engine's availability rule, read-only). */
-  async function methodsFor(merchant: MerchantView, order: OrderView): Promise<PaymentMethod[]> {
-    const out: PaymentMethod[] = [];
-    for (const m of d.methods()) {
-      const currencies = m.currencies ?? merchant.currencies;
-      if (!currencies.includes(order.currency)) continue;
-      const row = await d.db('method_settings').where({ merchant_id: merchant.id, method: m.id }).first('enabled');
-      if (row && !row.enabled) continue;
-      const settings = await d.payments.getMethodSettings(merchant.id, m.id);
-      let ok: boolean;
-      try {
-        ok = m.isAvailable ? m.isAvailable(merchant, settings) : !m.settingsSchema || settings !== null;
-      } catch {
-        ok = false;
-      }
-      if (ok) out.push(m);
-    }
-    return out;
+  /** Payment methods this merchant can use for this order (the engine's availability rule). */
+  function methodsFor(merchant: MerchantView, order: OrderView): Promise<PaymentMethod[]> {
+    return d.payments.availableMethods(merchant.id, order.currency);
   }
 
   async function frameFor(ctx: Context, merchant: MerchantView): Promise<Frame> {
@@ -557,10 +542,7 @@ export function mountDemo(router: Router, rctx: RouteContext<unknown>): void {
   const eta = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true });
   const csrf = () => keyring.fingerprint('checkout-page:csrf', 'demo');
 
-  const demoMerchant = async (): Promise<string | null> => {
-    const row = await db('merchants').where({ name: 'Demo shop' }).orderBy('created_at', 'asc').first('id');
-    return row ? String(row.id) : null;
-  };
+  const demoMerchant = (): Promise<string | null> => payments.demoMerchantId();
 
   const page = (ctx: Context, view: string, lang: Lang, data: Dict, status = 200) => {
     ctx.set('Content-Security-Policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'");
