@@ -89,7 +89,10 @@ export async function startProviderEmulator(): Promise<ProviderEmulator> {
  * process there).
  */
 export function emulatorMethodPlugin(providerUrl: string, opts: { timeoutMs?: number; afterAnswer?: (op: 'start' | 'capture') => void } = {}) {
-  const timeoutMs = opts.timeoutMs ?? 300;
+  // The client timeout of start() (a test makes it short to see a timeout); status and capture get a loaded
+  // machine's margin so that only the scripted timeout happens.
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const pollTimeoutMs = Math.max(timeoutMs, 5000);
   const method: PaymentMethod<Record<string, never>> = {
     id: 'emu',
     displayName: { en: 'Emulated provider' },
@@ -109,13 +112,13 @@ export function emulatorMethodPlugin(providerUrl: string, opts: { timeoutMs?: nu
       return { kind: 'processed', status: b.status, providerRef: b.id };
     },
     async capture(ctx): Promise<MethodOutcome> {
-      const res = await fetch(`${providerUrl}/charges/${ctx.idempotencyKey}/capture`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`${providerUrl}/charges/${ctx.idempotencyKey}/capture`, { method: 'POST', signal: AbortSignal.timeout(pollTimeoutMs) });
       const b = (await res.json()) as { id: string; status: 'authorized' | 'captured' };
       opts.afterAnswer?.('capture');
       return { kind: 'processed', status: b.status, providerRef: b.id };
     },
     async status(ctx): Promise<MethodOutcome> {
-      const res = await fetch(`${providerUrl}/charges/${ctx.idempotencyKey}`, { signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`${providerUrl}/charges/${ctx.idempotencyKey}`, { signal: AbortSignal.timeout(pollTimeoutMs) });
       if (res.status === 404) return { kind: 'declined', reason: 'provider_has_no_charge' };
       const b = (await res.json()) as { id: string; status: 'authorized' | 'captured' };
       return { kind: 'processed', status: b.status, providerRef: b.id };
