@@ -253,3 +253,20 @@ test('a capture the bank refuses leaves the order authorized (402); a capture wi
   t.deepEqual(h.calls.map((x) => x.op), ['start', 'capture', 'capture', 'capture']);
   t.is(await postings(h, g.body.payments[0].id, 'capture'), 1);
 });
+
+test('refunds return the fee in proportion, the whole fee on a full refund: the balance never goes negative', async (t) => {
+  const h = await kit.hub();
+  const m = await h.createMerchant({ feeBps: 250 });
+  const o = await newOrder(h, m.key, { amount: 10001 });
+  const p = await pay(h, m.key, o.id);
+  t.is(p.body.status, 'captured');
+  const balance = async () => (await h.api('GET', '/v1/balance', { key: m.key })).body.balances[0].available as number;
+  t.is(await balance(), 10001 - 250);
+  t.is((await h.api('POST', `/v1/orders/${o.id}/refunds`, { key: m.key, body: { amount: 3333 } })).status, 201);
+  // fee back: floor(250 * 3333 / 10001) = 83
+  t.is(await balance(), 10001 - 250 - 3333 + 83);
+  t.is((await h.api('POST', `/v1/orders/${o.id}/refunds`, { key: m.key, body: {} })).status, 201);
+  t.is(await balance(), 0);
+  const fees = await h.db('ledger_entries').where({ account: 'fees' }).select('debit', 'credit');
+  t.is(fees.reduce((s: number, e: { debit: number; credit: number }) => s + Number(e.credit) - Number(e.debit), 0), 0);
+});

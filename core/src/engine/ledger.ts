@@ -10,7 +10,7 @@ import { newId } from '../sdk/util';
  *   fees                     the hub's fee revenue
  * Every posting is balanced (sum of debits = sum of credits) and written in the caller's transaction.
  */
-export type PostingKind = 'authorization' | 'capture' | 'release' | 'void' | 'refund' | 'fee' | (string & {});
+export type PostingKind = 'authorization' | 'capture' | 'release' | 'void' | 'refund' | 'fee' | 'fee_reversal' | (string & {});
 
 export interface Leg { account: string; debit?: number; credit?: number }
 
@@ -68,7 +68,7 @@ export function ledgerService(db: Knex, clock: { now(): Date }) {
   return {
     async post(p: { kind: string; merchantId: string | null; currency: string; refId: string; legs: Leg[] }, trx?: Knex.Transaction): Promise<string> {
       if (!/^[A-Z0-9]{3}$/.test(p.currency)) throw new RangeError('ledger currency must be 3 upper-case letters or digits');
-      if (p.kind.length > 24 || ['authorization', 'capture', 'release', 'void', 'refund', 'fee'].includes(p.kind)) throw new RangeError(`posting kind ${p.kind} is reserved or too long`);
+      if (p.kind.length > 24 || ['authorization', 'capture', 'release', 'void', 'refund', 'fee', 'fee_reversal'].includes(p.kind)) throw new RangeError(`posting kind ${p.kind} is reserved or too long`);
       const run = (t: Knex.Transaction) => post(t, { ...p, merchantId: p.merchantId as string, at: clock.now().toISOString() });
       return trx ? run(trx) : db.transaction(run);
     },

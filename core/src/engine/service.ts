@@ -430,6 +430,27 @@ export class PaymentsEngine implements PaymentsService {
     }
   }
 
+  /**
+   * Returns the fee in proportion to what is refunded (the whole fee once the payment is fully refunded), so a
+   * refund never takes the merchant's available balance below zero (G3).
+   */
+  private async reverseFee(trx: Trx, a: AttemptRow, refunded: number, refundId: string, at: string): Promise<void> {
+    const captured = Number(a.amount_captured);
+    if (captured <= 0) return;
+    const row = await trx('ledger_entries').where({ kind: 'fee', ref_id: a.id, account: accounts.fees }).sum({ f: 'credit' }).first();
+    const fee = Number((row as { f: unknown } | undefined)?.f ?? 0);
+    if (fee <= 0) return;
+    const before = Number(a.amount_refunded);
+    const after = Math.min(captured, before + refunded);
+    const due = (n: number) => (n >= captured ? fee : Math.floor((fee * n) / captured));
+    const back = due(after) - due(before);
+    if (back <= 0) return;
+    await post(trx, {
+      kind: 'fee_reversal', merchantId: a.merchant_id, currency: a.currency, refId: refundId, at,
+      legs: [{ account: accounts.fees, debit: back }, { account: accounts.available(a.merchant_id), credit: back }],
+    });
+  }
+
   async applyOutcome(attemptId: string, outcome: MethodOutcome, cause: string): Promise<AttemptView> {
     const r = await this.d.db.transaction((trx) => this.applyOutcomeTx(trx, attemptId, outcome, cause));
     return attemptView(r);
@@ -846,6 +867,7 @@ export class PaymentsEngine implements PaymentsService {
           kind: 'refund', merchantId: r.merchant_id, currency: r.currency, refId: r.id, at,
           legs: [{ account: accounts.available(r.merchant_id), debit: Number(r.amount) }, { account: accounts.acquirer(a.method), credit: Number(r.amount) }],
         });
+        await this.reverseFee(trx, a, Number(r.amount), r.id, at);
         const total = Number(o.amount_refunded) + Number(r.amount);
         const to: OrderStatus = total >= Number(o.amount_captured) ? 'refunded' : 'partially_refunded';
         const succeeded = { ...r, status: 'succeeded' as const, updated_at: at };
