@@ -48,7 +48,8 @@ export async function startHub(): Promise<{ hub: Hub; spy: SpyBank; m: Awaited<R
       });
     },
   });
-  const hub = await createTestHub({ plugins: [{ resolve: SANDBOX }, { resolve: CARD }, { resolve: SELF }], inlinePlugins: [spyPlugin] });
+  // The tests give each buyer an IP through X-Forwarded-For, as a trusted reverse proxy would.
+  const hub = await createTestHub({ plugins: [{ resolve: SANDBOX }, { resolve: CARD }, { resolve: SELF }], inlinePlugins: [spyPlugin], config: { http: { trustProxy: true } } });
   hub.container.resolveAll<BankAdapter>(TOKENS.BankAdapter);
   if (!spy) throw new Error('spy bank not registered');
   const m = await hub.createMerchant({ bankAdapter: 'spy-bank' });
