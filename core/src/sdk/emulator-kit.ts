@@ -224,3 +224,24 @@ export class EmulatorServer<S extends Switches = Switches> {
 export function wantsJson(req: http.IncomingMessage): boolean {
   return /application\/json/.test(String(req.headers.accept ?? ''));
 }
+
+/* Helpers for the plugin side of an emulator: `payhub emulate <provider>` commands and the demo merchant. */
+
+/** The value after `--name` in a command's arguments. */
+export function argFlag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** Resolves on SIGINT or SIGTERM: a standalone emulator runs until then. */
+export function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+/** Gives a payment method the demo merchant's settings (see PaymentMethod.demoSettings), e.g. its emulator's credentials. */
+export function withDemoSettings<M extends object>(method: M, settings: () => Record<string, unknown> | null): M {
+  return Object.assign(method, { demoSettings: settings });
+}

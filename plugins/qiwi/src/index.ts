@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { definePlugin, TOKENS, type LifecycleContext, type PluginCommand, type Runtime } from '@payhub/core';
+import { definePlugin, emulatorKit, TOKENS, type LifecycleContext, type PluginCommand, type Runtime } from '@payhub/core';
 import { QiwiCallback } from './callback';
 import { DEFAULT_EMULATED_SITE, QiwiEmulator, type EmulatedSite } from './emulator';
 import { QiwiMethod } from './method';
@@ -30,15 +30,7 @@ interface State { demo?: Record<string, unknown>; emulator: QiwiEmulator | null 
 const STATE = Symbol('qiwi.state');
 const state = (c: { resolve<T>(t: symbol): T }): State => c.resolve<State>(STATE);
 
-/** Lets the demo merchant use the in-process emulator's credentials (see PaymentMethod.demoSettings). */
-function withDemo<M extends object>(st: State, method: M): M {
-  return Object.assign(method, { demoSettings: () => st.demo ?? null });
-}
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** `payhub emulate qiwi [--port N] [--host H] [--site-id S --secret-key K] [--notify-url URL]` */
 const emulate: PluginCommand<QiwiOptions> = {
@@ -50,18 +42,15 @@ const emulate: PluginCommand<QiwiOptions> = {
     const rest = args.slice(1);
     const hub = ctx.config.publicUrl ?? `http://localhost:${ctx.config.port}`;
     const site: EmulatedSite = {
-      siteId: flag(rest, 'site-id') ?? DEFAULT_EMULATED_SITE.siteId,
-      secretKey: flag(rest, 'secret-key') ?? DEFAULT_EMULATED_SITE.secretKey,
-      notifyUrl: flag(rest, 'notify-url') ?? `${hub.replace(/\/$/, '')}/callbacks/qiwi`,
+      siteId: emulatorKit.argFlag(rest, 'site-id') ?? DEFAULT_EMULATED_SITE.siteId,
+      secretKey: emulatorKit.argFlag(rest, 'secret-key') ?? DEFAULT_EMULATED_SITE.secretKey,
+      notifyUrl: emulatorKit.argFlag(rest, 'notify-url') ?? `${hub.replace(/\/$/, '')}/callbacks/qiwi`,
     };
     const emu = new QiwiEmulator({ sites: [site] });
-    const url = await emu.listen(Number(flag(rest, 'port') ?? 0), flag(rest, 'host') ?? '127.0.0.1');
+    const url = await emu.listen(Number(emulatorKit.argFlag(rest, 'port') ?? 0), emulatorKit.argFlag(rest, 'host') ?? '127.0.0.1');
     ctx.logger.info({ url, siteId: site.siteId }, 'qiwi emulator listening');
     process.stdout.write(`QIWI emulator: ${url} (siteId ${site.siteId}, notifications to ${String(site.notifyUrl)}); set the plugin option apiBase to it\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await emulatorKit.untilSignal();
     await emu.close();
     return 0;
   },
@@ -79,11 +68,11 @@ export default definePlugin<QiwiOptions>({
     ctx.container.register(STATE, { useValue: st });
     const opts = ctx.options;
     ctx.provide(TOKENS.PaymentMethod, {
-      useFactory: (c) => withDemo(st, new QiwiMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
+      useFactory: (c) => emulatorKit.withDemoSettings(new QiwiMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
         apiBase: () => opts.apiBase ?? (st.emulator ? st.emulator.apiBase : DEFAULT_API_BASE),
         billLifetimeMinutes: opts.billLifetimeMinutes,
         timeoutMs: opts.timeoutMs,
-      })),
+      }), () => st.demo ?? null),
     });
   },
   routes(router: Router, rctx) {
@@ -128,5 +117,4 @@ export { QiwiMethod, settingsSchema } from './method';
 export { QiwiEmulator, DEFAULT_EMULATED_SITE } from './emulator';
 export type { EmulatedSite } from './emulator';
 export * as signature from './signature';
-import type { emulatorKit as EmulatorKit } from '@payhub/core';
-export type Switches = EmulatorKit.Switches;
+export type Switches = emulatorKit.Switches;

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { definePlugin, formOf, TOKENS, type LifecycleContext, type PluginCommand } from '@payhub/core';
+import { definePlugin, emulatorKit, formOf, TOKENS, type LifecycleContext, type PluginCommand } from '@payhub/core';
 import { WebMoneyCallback } from './callback';
 import { DEFAULT_EMULATED_PURSE, WebMoneyEmulator, type EmulatedPurse } from './emulator';
 import { WebMoneyMethod } from './method';
@@ -47,15 +47,7 @@ function state(c: { resolve<T>(t: symbol): T }): State {
   return c.resolve<State>(STATE);
 }
 
-/** Lets the demo merchant use the in-process emulator's credentials (see PaymentMethod.demoSettings). */
-function withDemo<M extends object>(st: State, method: M): M {
-  return Object.assign(method, { demoSettings: () => st.demo ?? null });
-}
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** `payhub emulate webmoney [--port N] [--host H] [--purse Z… --secret-key K --hash-method sha256|md5 --mode test|live]` */
 const emulate: PluginCommand<WebMoneyOptions> = {
@@ -67,19 +59,16 @@ const emulate: PluginCommand<WebMoneyOptions> = {
     const rest = args.slice(1);
     const purse: EmulatedPurse = {
       ...DEFAULT_EMULATED_PURSE,
-      ...(flag(rest, 'purse') ? { purse: flag(rest, 'purse')! } : {}),
-      ...(flag(rest, 'secret-key') ? { secretKey: flag(rest, 'secret-key')! } : {}),
-      ...(flag(rest, 'hash-method') ? { hashMethod: flag(rest, 'hash-method') as EmulatedPurse['hashMethod'] } : {}),
-      ...(flag(rest, 'mode') ? { mode: flag(rest, 'mode') as 'test' | 'live' } : {}),
+      ...(emulatorKit.argFlag(rest, 'purse') ? { purse: emulatorKit.argFlag(rest, 'purse')! } : {}),
+      ...(emulatorKit.argFlag(rest, 'secret-key') ? { secretKey: emulatorKit.argFlag(rest, 'secret-key')! } : {}),
+      ...(emulatorKit.argFlag(rest, 'hash-method') ? { hashMethod: emulatorKit.argFlag(rest, 'hash-method') as EmulatedPurse['hashMethod'] } : {}),
+      ...(emulatorKit.argFlag(rest, 'mode') ? { mode: emulatorKit.argFlag(rest, 'mode') as 'test' | 'live' } : {}),
     };
     const emu = new WebMoneyEmulator({ purses: [purse] });
-    const url = await emu.listen(Number(flag(rest, 'port') ?? 0), flag(rest, 'host') ?? '127.0.0.1');
+    const url = await emu.listen(Number(emulatorKit.argFlag(rest, 'port') ?? 0), emulatorKit.argFlag(rest, 'host') ?? '127.0.0.1');
     ctx.logger.info({ url, formUrl: emu.formUrl, purse: purse.purse }, 'webmoney emulator listening');
     process.stdout.write(`WebMoney emulator: ${emu.formUrl} (purse ${purse.purse}); set the plugin option formUrl to it\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await emulatorKit.untilSignal();
     await emu.close();
     return 0;
   },
@@ -98,7 +87,7 @@ export default definePlugin<WebMoneyOptions>({
     ctx.container.register(STATE, { useValue: st });
     const opts = ctx.options;
     ctx.provide(TOKENS.PaymentMethod, {
-      useFactory: (c) => withDemo(st, new WebMoneyMethod(
+      useFactory: (c) => emulatorKit.withDemoSettings(new WebMoneyMethod(
         c.resolve(TOKENS.Runtime),
         c.resolve(TOKENS.Clock),
         new PaymentNumbers(c.resolve(TOKENS.Db)),
@@ -108,7 +97,7 @@ export default definePlugin<WebMoneyOptions>({
           actionTimeoutMinutes: opts.actionTimeoutMinutes,
           notificationTimeoutHours: opts.notificationTimeoutHours,
         },
-      )),
+      ), () => st.demo ?? null),
     });
   },
   routes(router: Router, rctx) {
@@ -147,5 +136,4 @@ export { WebMoneyMethod, settingsSchema } from './method';
 export { WebMoneyEmulator, DEFAULT_EMULATED_PURSE } from './emulator';
 export type { EmulatedPurse } from './emulator';
 export * as signature from './signature';
-import type { emulatorKit as EmulatorKit } from '@payhub/core';
-export type Switches = EmulatorKit.Switches;
+export type Switches = emulatorKit.Switches;

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { definePlugin, formOf, TOKENS, type LifecycleContext, type PluginCommand, type Runtime } from '@payhub/core';
+import { definePlugin, emulatorKit, formOf, TOKENS, type LifecycleContext, type PluginCommand, type Runtime } from '@payhub/core';
 import { YooMoneyCallback } from './callback';
 import { DEFAULT_EMULATED_WALLET, YooMoneyEmulator, type EmulatedWallet } from './emulator';
 import { YooMoneyMethod } from './method';
@@ -33,15 +33,7 @@ interface State { demo?: Record<string, unknown>; emulator: YooMoneyEmulator | n
 const STATE = Symbol('yoomoney.state');
 const state = (c: { resolve<T>(t: symbol): T }): State => c.resolve<State>(STATE);
 
-/** Lets the demo merchant use the in-process emulator's credentials (see PaymentMethod.demoSettings). */
-function withDemo<M extends object>(st: State, method: M): M {
-  return Object.assign(method, { demoSettings: () => st.demo ?? null });
-}
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** `payhub emulate yoomoney [--port N] [--host H] [--receiver 4100… --secret S] [--notify-url URL]` */
 const emulate: PluginCommand<YooMoneyOptions> = {
@@ -53,18 +45,15 @@ const emulate: PluginCommand<YooMoneyOptions> = {
     const rest = args.slice(1);
     const hub = ctx.config.publicUrl ?? `http://localhost:${ctx.config.port}`;
     const wallet: EmulatedWallet = {
-      receiver: flag(rest, 'receiver') ?? DEFAULT_EMULATED_WALLET.receiver,
-      notificationSecret: flag(rest, 'secret') ?? DEFAULT_EMULATED_WALLET.notificationSecret,
-      notifyUrl: flag(rest, 'notify-url') ?? `${hub.replace(/\/$/, '')}/callbacks/yoomoney`,
+      receiver: emulatorKit.argFlag(rest, 'receiver') ?? DEFAULT_EMULATED_WALLET.receiver,
+      notificationSecret: emulatorKit.argFlag(rest, 'secret') ?? DEFAULT_EMULATED_WALLET.notificationSecret,
+      notifyUrl: emulatorKit.argFlag(rest, 'notify-url') ?? `${hub.replace(/\/$/, '')}/callbacks/yoomoney`,
     };
     const emu = new YooMoneyEmulator({ wallets: [wallet] });
-    const url = await emu.listen(Number(flag(rest, 'port') ?? 0), flag(rest, 'host') ?? '127.0.0.1');
+    const url = await emu.listen(Number(emulatorKit.argFlag(rest, 'port') ?? 0), emulatorKit.argFlag(rest, 'host') ?? '127.0.0.1');
     ctx.logger.info({ url, receiver: wallet.receiver }, 'yoomoney emulator listening');
     process.stdout.write(`YooMoney emulator: ${emu.quickpayUrl} (receiver ${wallet.receiver}, notifications to ${String(wallet.notifyUrl)}); set the plugin option quickpayUrl to it\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await emulatorKit.untilSignal();
     await emu.close();
     return 0;
   },
@@ -82,12 +71,12 @@ export default definePlugin<YooMoneyOptions>({
     ctx.container.register(STATE, { useValue: st });
     const opts = ctx.options;
     ctx.provide(TOKENS.PaymentMethod, {
-      useFactory: (c) => withDemo(st, new YooMoneyMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
+      useFactory: (c) => emulatorKit.withDemoSettings(new YooMoneyMethod(c.resolve(TOKENS.Runtime), c.resolve(TOKENS.Clock), {
         quickpayUrl: () => opts.quickpayUrl ?? (st.emulator ? st.emulator.quickpayUrl : DEFAULT_QUICKPAY_URL),
         quickpayForm: opts.quickpayForm,
         actionTimeoutMinutes: opts.actionTimeoutMinutes,
         notificationTimeoutHours: opts.notificationTimeoutHours,
-      })),
+      }), () => st.demo ?? null),
     });
   },
   routes(router: Router, rctx) {
