@@ -131,7 +131,9 @@ async function hubRuns(driver, { transport, logRequests, levels, durationSec, ta
     });
     const key = m.test_secret_key;
     const steps = [];
-    steps.push(await runPairs({ port: srv.info.port, key, connections: 8, durationSec: WARMUP_SEC, label: 'warm-up' }));
+    const warm = await runPairs({ port: srv.info.port, key, connections: 8, durationSec: WARMUP_SEC, label: 'warm-up' });
+    if (warm.errors.total) log(`  warm-up errors: ${JSON.stringify(warm.errors)}`);
+    steps.push(warm);
     const out = {};
     for (const c of levels) {
       const r = await step(srv, { key, connections: c, durationSec, label: `hub ${driver} ${tag}` });
@@ -150,7 +152,8 @@ async function hubRuns(driver, { transport, logRequests, levels, durationSec, ta
       && paid >= books.clientPaidOrders && paid <= books.clientPaidOrders + cutoff;
     log(`  books (${tag}): paid orders ${paid} (clients saw ${books.clientPaidOrders}), bank captures ${books.bankCaptures},`
       + ` capture postings ${books.capturePostings}, unbalanced postings ${books.unbalancedPostings} → ${books.ok ? 'OK' : 'MISMATCH'}`);
-    return { levels: out, books, peakRssMb: round(procStats(srv.pid)?.hwmMb ?? 0, 1) };
+    if (!books.ok) log(`    books: ${JSON.stringify(books)}`);
+    return { levels: out, books, warmupErrors: warm.errors.total, peakRssMb: round(procStats(srv.pid)?.hwmMb ?? 0, 1) };
   } finally {
     await srv.stop();
     await dbase.drop().catch(() => undefined);
@@ -216,13 +219,14 @@ async function main() {
     writeReport({ root: ROOT, resultsDir: RESULTS });
     log('\nwrote bench/results/*.json and docs/performance.md');
   }
-  const bad = results.filter((r) => !r.hub.inproc.books.ok || !r.hub.http.books.ok || !r.hub.inprocNoRequestLog.books.ok
+  const bad = results.filter((r) => Object.values(r.hub).some((h) => !h.books.ok || h.warmupErrors)
     || Object.values(r.hub.inproc.levels).some((l) => l.errors.total > 0));
   if (bad.length) {
     log(`\nFAILED: errors or books mismatch for ${bad.map((r) => r.driver).join(', ')}`);
     process.exitCode = 1;
   }
-  if (!PROFILE) fs.rmSync(TMP, { recursive: true, force: true });
+  if (!PROFILE && !bad.length) fs.rmSync(TMP, { recursive: true, force: true });
+  else log(`server logs${PROFILE ? ' and profiles' : ''}: ${path.relative(ROOT, TMP)}`);
 }
 
 /** The throughput targets of the issue, evaluated at COMPARE_AT clients. */

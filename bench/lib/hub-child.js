@@ -40,6 +40,16 @@ async function main() {
     },
   });
   const hub = await buildApp(config);
+  // Requests being handled (a client that went away at the end of a step leaves its last request running here).
+  let inFlight = 0;
+  hub.koa.middleware.unshift(async (ctx, next) => {
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+  });
   const port = await hub.listen(0, '127.0.0.1');
   if (config.workers.enabled) hub.startWorkers();
   const bank = hub.container.resolveAll(TOKENS.BankAdapter).find((a) => a.id === 'sandbox-bank');
@@ -52,16 +62,18 @@ async function main() {
   };
 
   serveParent({
-    /** Counts for the books check; waits (bounded) until no order is left in flight. */
+    /** Counts for the books check, once no request has been running for 300 ms (waits at most 30 s). */
     async books() {
       const count = async (q) => Number(Object.values((await q) || {})[0] || 0);
-      const deadline = Date.now() + 15_000;
-      let inFlight = 0;
-      do {
-        inFlight = await count(db('orders').whereIn('status', ['processing']).count({ n: '*' }).first());
-        if (inFlight === 0) break;
-        await new Promise((r) => setTimeout(r, 200));
-      } while (Date.now() < deadline);
+      const deadline = Date.now() + 30_000;
+      let idleSince = inFlight === 0 ? Date.now() : 0;
+      while (Date.now() < deadline && !(idleSince && Date.now() - idleSince >= 300)) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (inFlight > 0) idleSince = 0;
+        else if (!idleSince) idleSince = Date.now();
+      }
+      const requestsLeft = inFlight;
+      const processing = await count(db('orders').where({ status: 'processing' }).count({ n: '*' }).first());
       const byStatus = await db('orders').select('status').count({ n: '*' }).groupBy('status');
       const attempts = await db('payment_attempts').select('status').count({ n: '*' }).groupBy('status');
       const capturePostings = await count(db('ledger_entries').where({ kind: 'capture' }).countDistinct({ n: 'posting_id' }).first());
@@ -73,7 +85,7 @@ async function main() {
       const toMap = (rows) => Object.fromEntries(rows.map((r) => [r.status ?? r.state, Number(r.n)]));
       return {
         orders: toMap(byStatus), attempts: toMap(attempts), capturePostings, postings, unbalancedPostings: unbalanced.length,
-        paidEvents, idempotencyKeys: toMap(idem), inFlightLeft: inFlight,
+        paidEvents, idempotencyKeys: toMap(idem), inFlightLeft: requestsLeft + processing,
       };
     },
     async stop() {
