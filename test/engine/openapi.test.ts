@@ -16,6 +16,9 @@ test('GET /openapi.json is OpenAPI 3.1 in shape: every operation has responses w
   t.truthy(doc.info?.version);
   t.is(new URL(doc.servers[0].url).port, new URL(h.url).port);
   t.true(Object.keys(doc.paths).length > 0);
+  const { Validator } = await import('@seriousme/openapi-schema-validator');
+  const validation = await new Validator().validate(doc);
+  t.true(validation.valid, JSON.stringify(validation.errors, null, 2));
   const opIds = new Set<string>();
   for (const [p, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) { // eslint-disable-line @typescript-eslint/no-explicit-any
     t.true(p.startsWith('/'), p);

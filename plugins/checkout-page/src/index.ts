@@ -6,6 +6,7 @@ import { definePlugin, isKnownCurrency, TOKENS, type LifecycleContext, type Plug
 import { loadAssets } from './assets';
 import { mountDemo, mountPages } from './pages';
 import { migrations } from './store';
+import { openapi } from './openapi';
 import { snippetHtml, type SnippetFields } from './snippet';
 
 export { canonicalString, signSnippet, verifySnippet, snippetHtml, SNIPPET_FIELDS } from './snippet';
@@ -87,6 +88,7 @@ export default definePlugin({
   kind: 'page',
   description: 'Hosted payment page, static-page snippet, per-merchant themes and the demo shop',
   migrations,
+  openapi,
   routes(router, rctx) {
     mountPages(router, rctx);
     if (rctx.config.demo.enabled) mountDemo(router, rctx);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { definePlugin, TOKENS, type RegisterContext } from '@payhub/core';
 import { optionsSchema, type DashboardOptions } from './options';
 import { migrations } from './migrations';
+import { openapi } from './openapi';
 import { createMailer, type Mailer } from './mail';
 import { ContractCredentials, Onboarding } from './onboarding';
 import { Sessions, Throttle, createUser, randomPassword } from './auth';
@@ -33,6 +34,7 @@ export default definePlugin<DashboardOptions>({
   description: 'Merchant onboarding, e-mail, and the web dashboard for merchants and the operator',
   options: optionsSchema,
   migrations,
+  openapi,
 
   register(ctx) {
     ctx.container.register(STATE, { useValue: { mailer: null, onboarding: null } satisfies State });

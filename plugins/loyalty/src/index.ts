@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { definePlugin, TOKENS } from '@payhub/core';
 import type { Context } from 'koa';
 import { migrations } from './migrations';
+import { openapi } from './openapi';
 import { cleanNumber } from './numbers';
 import { Loyalty, POINTS } from './service';
 
@@ -48,6 +49,7 @@ export default definePlugin<Options>({
   description: 'Loyalty cards: bonus points earned on paid orders, spent on new ones, holder discounts',
   options,
   migrations,
+  openapi,
   routes(router, ctx) {
     const c0 = ctx.container;
     const svc = new Loyalty({

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { definePlugin, fromMajorString, PayhubError, TOKENS, ValidationError } from '@payhub/core';
 import type { Context } from 'koa';
 import { migrations } from './migrations';
+import { openapi } from './openapi';
 import { OPERATOR } from './operator';
 import type { TopupOperator } from './operator';
 import { OperatorEmulator, SandboxOperator } from './sandbox';
@@ -75,6 +76,7 @@ export default definePlugin<Options>({
   description: 'Mobile account top-up: operators as adapters, paid by any method or in cash at a signed terminal',
   options,
   migrations,
+  openapi,
   register(ctx) {
     const st = stateOf(ctx.container);
     const o = ctx.options.sandbox;

@@ -9,6 +9,7 @@ import {
 } from '@payhub/core';
 import { personalAccountOptions, type PersonalAccountOptions } from './options';
 import { migrations } from './migrations';
+import { openapi } from './openapi';
 import { accountJson, certificateJson, providerJson } from './service';
 import { PersonalAccountMethod, TlsHandoff } from './method';
 import { MtlsListener } from './mtls';
@@ -38,6 +39,7 @@ export default definePlugin<PersonalAccountOptions>({
   description: 'Personal accounts paid with client certificates (own CA, mutual TLS or signed requests)',
   options: personalAccountOptions as never,
   migrations,
+  openapi,
 
   register(ctx) {
     const st: PersonalAccountState = { service: null, handoff: new TlsHandoff(), listener: null, purgeTimer: null };

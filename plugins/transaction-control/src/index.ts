@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import { TransactionControl, loadRules } from './check';
 import { cidrRange, parseCidr } from './ip';
 import { migrations } from './migrations';
+import { openapi } from './openapi';
 import { parseOrThrow, rulesSchema } from './rules';
 
 export { TransactionControl } from './check';
@@ -50,6 +51,7 @@ export default definePlugin<Options>({
   description: 'Transaction control: per-merchant limits, velocity, block lists and country rules before a payment is sent',
   options,
   migrations,
+  openapi,
   register(ctx) {
     ctx.provide<RiskCheck>(TOKENS.RiskCheck, {
       useFactory: (c) => new TransactionControl({
