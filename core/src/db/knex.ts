@@ -23,7 +23,46 @@ function immediateClient(base: new (...a: unknown[]) => object) {
   };
 }
 const Sqlite3Client = immediateClient(require('knex/lib/dialects/sqlite3'));
-const BetterSqlite3Client = immediateClient(require('knex/lib/dialects/better-sqlite3'));
+const BetterSqlite3Client = cachedStatements(immediateClient(require('knex/lib/dialects/better-sqlite3')));
+
+// knex's better-sqlite3 client prepares every query afresh; the same SQL text (with bindings) reuses its statement.
+const STATEMENT_CACHE_MAX = 500;
+interface BetterStatement { reader: boolean; all(b: unknown[]): unknown[]; run(b: unknown[]): { lastInsertRowid: unknown; changes: number } }
+function cachedStatements(base: new (...a: unknown[]) => object) {
+  const caches = new WeakMap<object, Map<string, BetterStatement>>();
+  type Base = { _optSafeIntegers(o: unknown): boolean | undefined; _formatBindings(b: unknown): unknown[] };
+  return class extends (base as new (...a: unknown[]) => Base) {
+    async _query(connection: { prepare(sql: string): BetterStatement & { safeIntegers(v: boolean): void } }, obj: Record<string, any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
+      if (!obj.sql) throw new Error('The query is empty');
+      if (!connection) throw new Error('No connection provided');
+      const safeIntegers = this._optSafeIntegers(obj.options);
+      let statement: BetterStatement;
+      if (safeIntegers === undefined) {
+        let cache = caches.get(connection);
+        if (!cache) caches.set(connection, (cache = new Map()));
+        statement = cache.get(obj.sql)!;
+        if (!statement) {
+          statement = connection.prepare(obj.sql);
+          if (cache.size >= STATEMENT_CACHE_MAX) cache.clear();
+          cache.set(obj.sql, statement);
+        }
+      } else {
+        const s = connection.prepare(obj.sql);
+        s.safeIntegers(safeIntegers);
+        statement = s;
+      }
+      const bindings = this._formatBindings(obj.bindings);
+      if (statement.reader) {
+        obj.response = statement.all(bindings);
+        return obj;
+      }
+      const response = statement.run(bindings);
+      obj.response = response;
+      obj.context = { lastID: response.lastInsertRowid, changes: response.changes };
+      return obj;
+    }
+  };
+}
 
 let pgTypesSet = false;
 function setPgTypes(): void {
