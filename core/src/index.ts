@@ -16,6 +16,7 @@ export * from './sdk/money';
 export * from './sdk/payments';
 export type {
   Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime, MerchantsService, MerchantRecord, NewMerchantInput, CreatedMerchantKeys, LedgerService, LedgerLeg, BankContractStore, PluginInfo,
+  DashboardPanel, PanelQuery, PanelData,
 } from './sdk/services';
 export { safeEqual, newId, maskPan } from './sdk/util';
 export {

@@ -182,3 +182,38 @@ export interface MerchantsService {
   /** HMAC key of the static-page snippet. */
   formKey(id: string): Promise<string>;
 }
+
+/**
+ * A read-only panel a plugin adds to the dashboard (registered under the multi-token TOKENS.DashboardPanel).
+ * Panels return structured data only: the dashboard renders it, escaped, in its own layout (no HTML from plugins).
+ */
+export interface DashboardPanel {
+  /** Unique, [a-z0-9-] (1–64 characters); the page is /dashboard/panels/<id>. */
+  readonly id: string;
+  /** The panel's title by language (`en`, `ru`); `en` is the fallback. */
+  readonly title: Readonly<Record<string, string>>;
+  /** `merchant`: shown to a merchant's users, scoped to their merchant; `operator`: shown to the operator only. */
+  readonly audience: 'merchant' | 'operator';
+  load(q: PanelQuery): Promise<PanelData>;
+}
+
+export interface PanelQuery {
+  /** The signed-in user's merchant (merchant panels; never taken from the URL); null for operator panels. */
+  readonly merchantId: string | null;
+  /** UI language (`en` or `ru`): labels and values should be in it. */
+  readonly lang: string;
+  /** The page's query parameters (strings, `lang` removed): filters; validate them (ValidationError → 422). */
+  readonly query: Readonly<Record<string, string>>;
+  /** At most this many rows. */
+  readonly limit: number;
+}
+
+/** What a panel shows: summary figures, one table, a note. Values are plain text (never HTML). */
+export interface PanelData {
+  summary?: Array<{ label: string; value: string }>;
+  columns: Array<{ key: string; label: string }>;
+  rows: Array<Record<string, string | number | null>>;
+  /** Filters the dashboard offers as a form over `query` (GET), e.g. `decision` with allow/review/deny. */
+  filters?: Array<{ key: string; label: string; options: Array<{ value: string; label: string }> }>;
+  note?: string;
+}

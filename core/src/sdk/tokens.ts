@@ -1,7 +1,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { BankAdapter, PaymentMethod, RiskCheck } from './payments';
-import type { BankContractStore, Clock, Db, Keyring, LedgerService, MerchantsService, PaymentsService, PluginInfo, Runtime } from './services';
+import type { BankContractStore, Clock, DashboardPanel, Db, Keyring, LedgerService, MerchantsService, PaymentsService, PluginInfo, Runtime } from './services';
 import type { HubConfig } from '../config/schema';
 
 /*
@@ -15,6 +15,8 @@ export const TOKENS = {
   BankAdapter: Symbol.for('payhub.BankAdapter') as InjectionToken<BankAdapter>,
   /** Multi-token: risk checks run before an attempt is sent. */
   RiskCheck: Symbol.for('payhub.RiskCheck') as InjectionToken<RiskCheck>,
+  /** Multi-token: read-only panels shown by the dashboard plugin (DashboardPanel), if it is loaded. */
+  DashboardPanel: Symbol.for('payhub.DashboardPanel') as InjectionToken<DashboardPanel>,
   Payments: Symbol.for('payhub.Payments') as InjectionToken<PaymentsService>,
   Merchants: Symbol.for('payhub.Merchants') as InjectionToken<MerchantsService>,
   Ledger: Symbol.for('payhub.Ledger') as InjectionToken<LedgerService>,

@@ -52,6 +52,7 @@ const en = {
   plugins_title: 'Installed plugins and health', version: 'Version', plugin: 'Plugin', origin: 'Origin', health: 'Health', database: 'Database',
   workers: 'Background workers', on: 'on', off: 'off', ok: 'ok', failed: 'failed', payment_methods: 'Payment methods', bank_adapters: 'Bank adapters',
   webhooks_pending: 'Webhook deliveries pending', webhooks_dead: 'Webhook dead letters', dead_title: 'Webhook dead letters', merchant: 'Merchant',
+  nav_more: 'More', panels_title: 'More', panels_none: 'No installed plugin adds a view here.', panel_summary: 'Summary',
   not_found: 'Not found', forbidden: 'You may not do this.', error: 'Something went wrong', yes: 'yes', no: 'no', expired: 'expired', unlimited: 'no limit',
 };
 
@@ -107,6 +108,7 @@ const ru: Dict = {
   plugins_title: 'Установленные плагины и состояние', version: 'Версия', plugin: 'Плагин', origin: 'Источник', health: 'Состояние', database: 'База данных',
   workers: 'Фоновые задачи', on: 'включены', off: 'выключены', ok: 'в порядке', failed: 'ошибка', payment_methods: 'Способы оплаты', bank_adapters: 'Банки',
   webhooks_pending: 'Вебхуки в очереди', webhooks_dead: 'Недоставленные вебхуки', dead_title: 'Недоставленные вебхуки', merchant: 'Магазин',
+  nav_more: 'Ещё', panels_title: 'Ещё', panels_none: 'Установленные плагины не добавляют сюда разделов.', panel_summary: 'Сводка',
   not_found: 'Не найдено', forbidden: 'Это действие вам недоступно.', error: 'Что-то пошло не так', yes: 'да', no: 'нет', expired: 'истёк', unlimited: 'без ограничения',
 };
 

@@ -15,6 +15,7 @@ import {
 } from './auth';
 import { LANGS, translator, type Lang } from './i18n';
 import { barChart, type Bar } from './charts';
+import { PANEL_LIMIT, PanelRegistry, normalizePanelData, panelQuery, titleOf } from './panels';
 
 const VIEWS = path.resolve(__dirname, '..', '..', 'views');
 const COOKIE = 'payhub_sid';
@@ -58,6 +59,8 @@ export function mountWeb(router: Router, rc: RouteContext<DashboardOptions>, ob:
   const o = rc.options;
   const eta = new Eta({ views: VIEWS, cache: true, autoEscape: true });
   const css = fs.readFileSync(path.join(VIEWS, 'app.css'), 'utf8');
+  const panels = new PanelRegistry(rc.container, rc.logger);
+  const audienceOf = (u: UserRow): 'merchant' | 'operator' => (u.role === 'operator' ? 'operator' : 'merchant');
 
   const secure = (ctx: Context) => ctx.secure || (rc.config.publicUrl ?? '').startsWith('https:');
   const setCookie = (ctx: Context, name: string, value: string, maxAge: number, httpOnly = true) => {
@@ -101,6 +104,7 @@ export function mountWeb(router: Router, rc: RouteContext<DashboardOptions>, ob:
       t: r.t, lang: r.lang, user: r.user, merchant: m, csrf, path: r.ctx.path, money, o,
       role: r.user?.role ?? null, canAct: r.user ? ['owner', 'staff'].includes(r.user.role) : false, isOwner: r.user?.role === 'owner',
       qs: (extra: Record<string, string>) => new URLSearchParams({ ...(r.ctx.query as Record<string, string>), ...extra }).toString(),
+      panels: r.user && !r.user.must_change_password ? panels.forAudience(audienceOf(r.user), r.lang) : [],
       ...data,
     });
     r.ctx.status = status;
@@ -572,6 +576,36 @@ export function mountWeb(router: Router, rc: RouteContext<DashboardOptions>, ob:
     return ob.chooseBank(r.user!.merchant_id!, { bank_id: r.body.bank_id, details }, actorOf(r));
   });
   step('production', (r) => ob.requestProduction(r.user!.merchant_id!, actorOf(r)));
+
+  // ---- Panels of other plugins (TOKENS.DashboardPanel): merchant panels for merchant users, operator panels for the operator ----
+  const panelAudience = (r: Req): 'merchant' | 'operator' => {
+    const audience = audienceOf(r.user!);
+    if (audience === 'merchant' && !r.user!.merchant_id) throw new PageError(403, 'forbidden');
+    return audience;
+  };
+
+  route('get', '/dashboard/panels', 'user', null, async (r) => {
+    await render(r, 'panels', { list: panels.forAudience(panelAudience(r), r.lang) });
+  });
+
+  route('get', '/dashboard/panels/:id', 'user', null, async (r) => {
+    const audience = panelAudience(r);
+    const panel = panels.find(r.ctx.params.id ?? '', audience);
+    if (!panel) throw new PageError(404, 'not_found');
+    const query = panelQuery(r.ctx.query as Record<string, unknown>);
+    // A merchant panel is scoped to the signed-in user's merchant, never to anything in the URL.
+    const merchantId = audience === 'merchant' ? r.user!.merchant_id! : null;
+    let loaded;
+    try {
+      loaded = await panel.load({ merchantId, lang: r.lang, query, limit: PANEL_LIMIT });
+    } catch (e) {
+      if (e instanceof PayhubError && e.status < 500) throw e;
+      rc.logger.error({ err: (e as Error).message, panel: panel.id }, 'dashboard panel failed');
+      throw new PageError(500, 'error');
+    }
+    const data = normalizePanelData(loaded, PANEL_LIMIT);
+    await render(r, 'panel', { panel: { id: panel.id, title: titleOf(panel, r.lang) }, data, query });
+  });
 
   // ---- Operator pages ----
   route('get', '/dashboard/operator', 'operator', null, async (r) => {

@@ -5,9 +5,11 @@ import { migrations } from './migrations';
 import { openapi } from './openapi';
 import { cleanNumber } from './numbers';
 import { Loyalty, POINTS } from './service';
+import { LoyaltyPanel } from './panels';
 
 export { Loyalty, account, POINTS, rulesSchema } from './service';
 export { luhnValid, newCardNumber, mulDivFloor } from './numbers';
+export { LoyaltyPanel, maskCardNumber } from './panels';
 
 const options = z.strictObject({
   /** Card number range: prefix and total length (the last digit is the Luhn check digit). */
@@ -50,6 +52,10 @@ export default definePlugin<Options>({
   options,
   migrations,
   openapi,
+  register(ctx) {
+    // Dashboard panel (shown when a dashboard plugin is loaded; nothing happens otherwise).
+    ctx.provide(TOKENS.DashboardPanel, { useFactory: (c) => new LoyaltyPanel({ db: () => c.resolve(TOKENS.Db), ledger: () => c.resolve(TOKENS.Ledger) }) });
+  },
   routes(router, ctx) {
     const c0 = ctx.container;
     const svc = new Loyalty({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { definePlugin, fromMajorString, PayhubError, TOKENS, ValidationError } from '@payhub/core';
+import type { RegisterContext } from '@payhub/core';
 import type { Context } from 'koa';
 import { migrations } from './migrations';
 import { openapi } from './openapi';
@@ -7,11 +8,13 @@ import { OPERATOR } from './operator';
 import type { TopupOperator } from './operator';
 import { OperatorEmulator, SandboxOperator } from './sandbox';
 import { Topups } from './service';
+import { MerchantTopupsPanel, StuckTopupsPanel, type PanelDeps } from './panels';
 
 export { OPERATOR, findOperator } from './operator';
 export type { TopupOperator, CreditOutcome, CreditRequest } from './operator';
 export { OperatorEmulator, SandboxOperator } from './sandbox';
 export { toE164 } from './phone';
+export { MerchantTopupsPanel, StuckTopupsPanel, maskPhone } from './panels';
 
 const options = z.strictObject({
   /** Merchant that sells top-ups on the public page /topup (the page is off without it). */
@@ -83,6 +86,12 @@ export default definePlugin<Options>({
     if (o.enabled) {
       ctx.provide<TopupOperator>(OPERATOR, { useFactory: () => new SandboxOperator(o.prefixes, () => o.url ?? st.url, o.timeoutMs) });
     }
+    // Dashboard panels (shown when a dashboard plugin is loaded; nothing happens otherwise).
+    const deps = (c: RegisterContext<Options>['container']): PanelDeps => ({
+      db: () => c.resolve(TOKENS.Db), operators: () => (c.isRegistered(OPERATOR, true) ? c.resolveAll<TopupOperator>(OPERATOR) : []),
+    });
+    ctx.provide(TOKENS.DashboardPanel, { useFactory: (c) => new MerchantTopupsPanel(deps(c)) });
+    ctx.provide(TOKENS.DashboardPanel, { useFactory: (c) => new StuckTopupsPanel(deps(c)) });
   },
   routes(router, ctx) {
     const c0 = ctx.container;

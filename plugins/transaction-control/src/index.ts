@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { definePlugin, invalid, TOKENS } from '@payhub/core';
-import type { RiskCheck } from '@payhub/core';
+import type { RegisterContext, RiskCheck } from '@payhub/core';
 import type { Context } from 'koa';
 import { TransactionControl, loadRules } from './check';
 import { cidrRange, parseCidr } from './ip';
 import { migrations } from './migrations';
 import { openapi } from './openapi';
 import { parseOrThrow, rulesSchema } from './rules';
+import { MerchantDecisionsPanel, OperatorDecisionsPanel, type PanelDeps } from './panels';
 
 export { TransactionControl } from './check';
+export { MerchantDecisionsPanel, OperatorDecisionsPanel } from './panels';
 export { rulesSchema, evaluate, decide } from './rules';
 export type { Rules, Fired, Facts } from './rules';
 
@@ -59,6 +61,13 @@ export default definePlugin<Options>({
         logger: ctx.logger, onError: ctx.options.onError,
       }),
     });
+    // Dashboard panels (shown when a dashboard plugin is loaded; nothing happens otherwise).
+    const deps = (c: RegisterContext<Options>['container']): PanelDeps => ({
+      db: () => c.resolve(TOKENS.Db), clock: () => c.resolve(TOKENS.Clock),
+      merchants: () => (c.isRegistered(TOKENS.Merchants, true) ? c.resolve(TOKENS.Merchants) : null),
+    });
+    ctx.provide(TOKENS.DashboardPanel, { useFactory: (c) => new MerchantDecisionsPanel(deps(c)) });
+    ctx.provide(TOKENS.DashboardPanel, { useFactory: (c) => new OperatorDecisionsPanel(deps(c)) });
   },
   routes(router, ctx) {
     const db = ctx.container.resolve(TOKENS.Db);
