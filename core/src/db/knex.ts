@@ -22,8 +22,74 @@ function immediateClient(base: new (...a: unknown[]) => object) {
     }
   };
 }
-const Sqlite3Client = immediateClient(require('knex/lib/dialects/sqlite3'));
+const Sqlite3Client = cachedSqlite3Statements(immediateClient(require('knex/lib/dialects/sqlite3')));
 const BetterSqlite3Client = cachedStatements(immediateClient(require('knex/lib/dialects/better-sqlite3')));
+
+/*
+ * knex's sqlite3 client runs each query through Database#run/#all, which prepares, runs and finalizes a statement:
+ * two trips to the driver's thread per query, each waiting for the event loop, while the one connection (and, in a
+ * transaction, the write lock) waits. Here a statement is prepared once per SQL text and reused: one trip.
+ */
+interface Sqlite3Statement {
+  run(b: unknown, cb: (this: { lastID: unknown; changes: number }, err: Error | null) => void): void;
+  all(b: unknown, cb: (err: Error | null, rows: unknown[]) => void): void;
+  finalize(cb?: () => void): void;
+}
+interface Sqlite3Connection { prepare(sql: string, cb: (err: Error | null) => void): Sqlite3Statement; close(cb: (e: Error | null) => void): void }
+function cachedSqlite3Statements(base: new (...a: unknown[]) => object) {
+  const caches = new WeakMap<object, Map<string, Sqlite3Statement>>();
+  const finalizeAll = (cache: Map<string, Sqlite3Statement>) => Promise.all([...cache.values()].map((st) => new Promise<void>((r) => st.finalize(() => r()))));
+  type Base = { destroyRawConnection(c: unknown): Promise<unknown> };
+  return class extends (base as new (...a: unknown[]) => Base) {
+    override async destroyRawConnection(connection: Sqlite3Connection) {
+      const cache = caches.get(connection);
+      if (cache) {
+        caches.delete(connection);
+        await finalizeAll(cache);
+      }
+      return super.destroyRawConnection(connection);
+    }
+
+    async _query(connection: Sqlite3Connection, obj: Record<string, any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
+      if (!obj.sql) throw new Error('The query is empty');
+      if (!connection) throw new Error('No connection provided');
+      const run = obj.method === 'counter' || obj.method === 'del' || ((obj.method === 'insert' || obj.method === 'update') && !obj.returning);
+      let cache = caches.get(connection);
+      if (!cache) caches.set(connection, (cache = new Map()));
+      let st = cache.get(obj.sql);
+      if (!st) {
+        // Cached only once prepared: a statement that fails to prepare reports the error here and is not kept.
+        st = await new Promise<Sqlite3Statement>((resolve, reject) => {
+          const p = connection.prepare(obj.sql, (err) => (err ? reject(err) : resolve(p)));
+        });
+        if (cache.size >= STATEMENT_CACHE_MAX) {
+          void finalizeAll(cache);
+          cache.clear();
+        }
+        cache.set(obj.sql, st);
+      }
+      const statement = st;
+      const bindings = obj.bindings ?? [];
+      return new Promise((resolve, reject) => {
+        if (run) {
+          statement.run(bindings, function (err) {
+            if (err) return reject(err);
+            obj.response = undefined;
+            obj.context = { lastID: this.lastID, changes: this.changes };
+            resolve(obj);
+          });
+        } else {
+          statement.all(bindings, (err, rows) => {
+            if (err) return reject(err);
+            obj.response = rows;
+            obj.context = { lastID: undefined, changes: 0 };
+            resolve(obj);
+          });
+        }
+      });
+    }
+  };
+}
 
 // knex's better-sqlite3 client prepares every query afresh; the same SQL text (with bindings) reuses its statement.
 const STATEMENT_CACHE_MAX = 500;
