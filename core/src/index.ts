@@ -17,6 +17,7 @@ export * from './sdk/payments';
 export type {
   Clock, Keyring, PaymentsService, CreateOrderInput, Db, Runtime, MerchantsService, MerchantRecord, NewMerchantInput, CreatedMerchantKeys, LedgerService, LedgerLeg, BankContractStore, PluginInfo,
   DashboardPanel, PanelQuery, PanelData,
+  CheckoutExtension, CheckoutExtensionField, CheckoutExtensionQuery, CheckoutExtensionResult,
 } from './sdk/services';
 export { safeEqual, newId, maskPan } from './sdk/util';
 export {

@@ -217,3 +217,45 @@ export interface PanelData {
   filters?: Array<{ key: string; label: string; options: Array<{ value: string; label: string }> }>;
   note?: string;
 }
+
+/**
+ * A small form a plugin adds to the hosted payment page (registered under the multi-token TOKENS.CheckoutExtension),
+ * e.g. a loyalty card number. The page plugin renders it, escaped, in its own layout with its own CSRF token and rate
+ * limit, and only while the order is payable (`created`). Structured data only: no HTML, no script from plugins.
+ */
+export interface CheckoutExtension {
+  /** Unique, [a-z0-9-] (1–64 characters); the form posts to /pay/<order_id>/extensions/<id>. */
+  readonly id: string;
+  /** The section's title by language (`en`, `ru`, `de`); `en` is the fallback. */
+  readonly title: Readonly<Record<string, string>>;
+  /** The form's inputs (text inputs), in order. */
+  readonly fields: ReadonlyArray<CheckoutExtensionField>;
+  /** Whether the section is shown for this order (e.g. the merchant runs the program). Keep it cheap; never throw. */
+  isOffered(q: CheckoutExtensionQuery): Promise<boolean>;
+  /**
+   * The buyer submitted the form. `values` holds exactly the declared fields (strings, trimmed, cut to maxLength).
+   * Messages are plain text by language and shown to the buyer: never echo secrets or full numbers.
+   */
+  apply(q: CheckoutExtensionQuery & { readonly values: Readonly<Record<string, string>> }): Promise<CheckoutExtensionResult>;
+}
+
+export interface CheckoutExtensionField {
+  /** [a-z0-9_] (1–40 characters): the form field's name. */
+  readonly name: string;
+  /** The label by language; `en` is the fallback. */
+  readonly label: Readonly<Record<string, string>>;
+  readonly inputmode?: 'numeric' | 'text';
+  readonly autocomplete?: string;
+  /** At most this many characters (default 100, at most 200). */
+  readonly maxLength?: number;
+}
+
+export interface CheckoutExtensionQuery {
+  readonly merchantId: string;
+  readonly orderId: string;
+}
+
+/** ok: the message is shown above the form; not ok: next to `field` (one of the declared fields). */
+export type CheckoutExtensionResult =
+  | { ok: true; message: Readonly<Record<string, string>> }
+  | { ok: false; field: string; message: Readonly<Record<string, string>> };

@@ -1,7 +1,7 @@
 import type { InjectionToken } from 'tsyringe';
 import type { Logger } from 'pino';
 import type { BankAdapter, PaymentMethod, RiskCheck } from './payments';
-import type { BankContractStore, Clock, DashboardPanel, Db, Keyring, LedgerService, MerchantsService, PaymentsService, PluginInfo, Runtime } from './services';
+import type { BankContractStore, CheckoutExtension, Clock, DashboardPanel, Db, Keyring, LedgerService, MerchantsService, PaymentsService, PluginInfo, Runtime } from './services';
 import type { HubConfig } from '../config/schema';
 
 /*
@@ -17,6 +17,8 @@ export const TOKENS = {
   RiskCheck: Symbol.for('payhub.RiskCheck') as InjectionToken<RiskCheck>,
   /** Multi-token: read-only panels shown by the dashboard plugin (DashboardPanel), if it is loaded. */
   DashboardPanel: Symbol.for('payhub.DashboardPanel') as InjectionToken<DashboardPanel>,
+  /** Multi-token: form sections a plugin adds to the hosted payment page (CheckoutExtension), if a page plugin is loaded. */
+  CheckoutExtension: Symbol.for('payhub.CheckoutExtension') as InjectionToken<CheckoutExtension>,
   Payments: Symbol.for('payhub.Payments') as InjectionToken<PaymentsService>,
   Merchants: Symbol.for('payhub.Merchants') as InjectionToken<MerchantsService>,
   Ledger: Symbol.for('payhub.Ledger') as InjectionToken<LedgerService>,

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { Eta } from 'eta';
 import {
   PayhubError, TOKENS, ValidationError, safeEqual,
-  type AttemptView, type Clock, type Db, type Keyring, type MerchantView, type MerchantsService, type NextAction,
+  type AttemptView, type CheckoutExtension, type Clock, type Db, type Keyring, type MerchantView, type MerchantsService, type NextAction,
   type OrderView, type PaymentMethod, type PaymentsService, type RequestInfo, type RouteContext, type Runtime,
 } from '@payhub/core';
 import { loadAssets, VIEWS_DIR, type Asset } from './assets';
@@ -33,8 +33,32 @@ interface PageDeps {
   runtime: Runtime;
   merchants: () => MerchantsService;
   methods: () => PaymentMethod[];
+  extensions: () => CheckoutExtension[];
   rateLimit: RateLimit;
 }
+
+const EXT_ID = /^[a-z0-9-]{1,64}$/;
+const EXT_FIELD = /^[a-z0-9_]{1,40}$/;
+
+/** The extensions whose id and field names are usable in the page (the others are skipped, with a warning). */
+function validExtensions(all: CheckoutExtension[], warn: (id: string) => void): CheckoutExtension[] {
+  const seen = new Set<string>();
+  return all.filter((x) => {
+    const ok = typeof x?.id === 'string' && EXT_ID.test(x.id) && !seen.has(x.id) && Array.isArray(x.fields) && x.fields.length > 0
+      && x.fields.every((f) => typeof f?.name === 'string' && EXT_FIELD.test(f.name));
+    if (!ok) warn(String(x?.id));
+    else seen.add(x.id);
+    return ok;
+  });
+}
+
+/** The text of a language, English as the fallback. */
+function pick(texts: Readonly<Record<string, string>> | undefined, lang: Lang): string {
+  if (!texts) return '';
+  return texts[lang] ?? texts.en ?? Object.values(texts)[0] ?? '';
+}
+
+const fieldMax = (f: { maxLength?: number }): number => (Number.isInteger(f.maxLength) && f.maxLength! > 0 ? Math.min(f.maxLength!, 200) : 100);
 
 function body(ctx: Context): Dict {
   const b = (ctx.request as { body?: unknown }).body;
@@ -76,6 +100,13 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
     methods: (() => {
       let cached: PaymentMethod[] | null = null;
       return () => (cached ??= c.isRegistered(TOKENS.PaymentMethod, true) ? c.resolveAll(TOKENS.PaymentMethod) : []);
+    })(),
+    extensions: (() => {
+      let cached: CheckoutExtension[] | null = null;
+      return () => (cached ??= validExtensions(
+        c.isRegistered(TOKENS.CheckoutExtension, true) ? c.resolveAll(TOKENS.CheckoutExtension) : [],
+        (id) => rctx.logger.warn({ extension: id }, 'checkout-page: checkout extension skipped (bad or duplicate id or field names)'),
+      ));
     })(),
     rateLimit: DEFAULT_RATE_LIMIT,
   };
@@ -173,6 +204,39 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
     errors?: Partial<Record<'number' | 'exp' | 'cvc' | 'holder', string>>;
     notice?: string | null;
     values?: { exp?: string; holder?: string };
+    /** The answer of a checkout extension the buyer just submitted. */
+    ext?: { id: string; ok: boolean; field?: string; message: string };
+  }
+
+  /** The extension sections offered for this order (an extension that fails is left out and logged). */
+  async function extensionSections(f: Frame, order: OrderView, state: FormState) {
+    const out = [];
+    for (const x of d.extensions()) {
+      let offered = false;
+      try {
+        offered = await x.isOffered({ merchantId: order.merchantId, orderId: order.id });
+      } catch (e) {
+        logger.warn({ extension: x.id, order: order.id, err: (e as Error).message }, 'checkout-page: checkout extension failed (isOffered)');
+      }
+      if (!offered) continue;
+      const res = state.ext?.id === x.id ? state.ext : null;
+      out.push({
+        id: x.id,
+        title: pick(x.title, f.lang) || x.id,
+        action: `/pay/${encodeURIComponent(order.id)}/extensions/${x.id}`,
+        message: res?.ok ? res.message : null,
+        fields: x.fields.map((fd) => ({
+          name: fd.name,
+          inputId: `ext-${x.id}-${fd.name}`,
+          label: pick(fd.label, f.lang) || fd.name,
+          inputmode: fd.inputmode === 'numeric' ? 'numeric' : 'text',
+          autocomplete: typeof fd.autocomplete === 'string' && /^[a-z0-9 -]{1,60}$/.test(fd.autocomplete) ? fd.autocomplete : 'off',
+          maxLength: fieldMax(fd),
+          error: res && !res.ok && res.field === fd.name ? res.message : '',
+        })),
+      });
+    }
+    return out;
   }
 
   async function renderPayForm(ctx: Context, f: Frame, merchant: MerchantView, order: OrderView, state: FormState, status = 200, preview = false): Promise<void> {
@@ -181,8 +245,10 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
     const others = methods.filter((m) => m.id !== 'card').map((m) => ({
       id: m.id, label: m.displayName[f.lang] ?? m.displayName.en ?? m.id,
     }));
+    const extensions = preview ? [] : await extensionSections(f, order, state);
     render(ctx, 'pay', f, {
       title: `${f.t.title} ${order.orderNumber}`,
+      extensions,
       order: summary(order, f.lang),
       action: preview ? null : `/pay/${encodeURIComponent(order.id)}`,
       csrf: preview ? '' : csrfToken(order.id),
@@ -455,6 +521,68 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
       return;
     }
     await renderStatus(ctx, f, order, last);
+  });
+
+  /* ------------------------------------------------------------------ checkout extensions (e.g. a loyalty card) */
+
+  router.post('/pay/:order_id/extensions/:ext_id', async (ctx) => {
+    const found = await loadOrder(ctx);
+    const x = d.extensions().find((e) => e.id === ctx.params.ext_id);
+    if (!found || !x) {
+      const f = plainFrame(ctx);
+      message(ctx, f, 404, f.t.notFound, f.t.notFoundText);
+      return;
+    }
+    const { order, merchant } = found;
+    const f = await frameFor(ctx, merchant);
+    const b = body(ctx);
+    if (!csrfOk(order.id, b.csrf)) {
+      await d.payments.audit({ merchantId: merchant.id, actor: 'buyer', action: 'checkout_page.csrf_refused', data: { order: order.id, extension: x.id } }).catch(() => undefined);
+      message(ctx, f, 403, f.t.error, f.t.csrf, payUrl(order.id, f.lang));
+      return;
+    }
+    // Its own budget per order (the same limit as payment attempts), so trying a code does not use up the payments.
+    const rl = await hitRateLimit(d.db, d.clock, `ext:${order.id}`.slice(0, 40), d.rateLimit);
+    if (!rl.allowed) {
+      ctx.set('Retry-After', String(rl.retryAfter));
+      message(ctx, f, 429, f.t.error, f.t.tooMany, payUrl(order.id, f.lang));
+      return;
+    }
+    // Only while the order is payable; afterwards the page shows its status.
+    if (order.status !== 'created' || Date.parse(order.expiresAt) <= d.clock.now().getTime()) {
+      ctx.status = 303;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.redirect(payUrl(order.id, f.lang));
+      return;
+    }
+    let offered = false;
+    try {
+      offered = await x.isOffered({ merchantId: merchant.id, orderId: order.id });
+    } catch {
+      offered = false;
+    }
+    if (!offered) {
+      ctx.status = 303;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.redirect(payUrl(order.id, f.lang));
+      return;
+    }
+    const values: Record<string, string> = {};
+    for (const fd of x.fields) values[fd.name] = str(b[fd.name]).trim().slice(0, fieldMax(fd));
+    let state: FormState['ext'];
+    try {
+      const r = await x.apply({ merchantId: merchant.id, orderId: order.id, values });
+      if (r.ok) state = { id: x.id, ok: true, message: pick(r.message, f.lang) };
+      else {
+        const field = x.fields.some((fd) => fd.name === r.field) ? r.field : x.fields[0]!.name;
+        state = { id: x.id, ok: false, field, message: pick(r.message, f.lang) || f.t.failed };
+      }
+    } catch (e) {
+      logger.warn({ extension: x.id, order: order.id, err: (e as Error).message }, 'checkout-page: checkout extension failed (apply)');
+      await renderPayForm(ctx, f, merchant, order, { notice: f.t.unavailable }, 503);
+      return;
+    }
+    await renderPayForm(ctx, f, merchant, order, { ext: state }, state.ok ? 200 : 422);
   });
 
   router.post('/pay/:order_id', async (ctx) => {

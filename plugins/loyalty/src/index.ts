@@ -6,10 +6,12 @@ import { openapi } from './openapi';
 import { cleanNumber } from './numbers';
 import { Loyalty, POINTS } from './service';
 import { LoyaltyPanel } from './panels';
+import { LoyaltyCheckoutExtension } from './checkout';
 
 export { Loyalty, account, POINTS, rulesSchema } from './service';
 export { luhnValid, newCardNumber, mulDivFloor } from './numbers';
 export { LoyaltyPanel, maskCardNumber } from './panels';
+export { LoyaltyCheckoutExtension } from './checkout';
 
 const options = z.strictObject({
   /** Card number range: prefix and total length (the last digit is the Luhn check digit). */
@@ -55,6 +57,16 @@ export default definePlugin<Options>({
   register(ctx) {
     // Dashboard panel (shown when a dashboard plugin is loaded; nothing happens otherwise).
     ctx.provide(TOKENS.DashboardPanel, { useFactory: (c) => new LoyaltyPanel({ db: () => c.resolve(TOKENS.Db), ledger: () => c.resolve(TOKENS.Ledger) }) });
+    // Card field on the hosted payment page (shown when a page plugin is loaded): attaches a card to the order paid there.
+    ctx.provide(TOKENS.CheckoutExtension, {
+      useFactory: (c) => {
+        let svc: Loyalty | null = null;
+        return new LoyaltyCheckoutExtension(() => (svc ??= new Loyalty({
+          db: () => c.resolve(TOKENS.Db), payments: () => c.resolve(TOKENS.Payments), ledger: () => c.resolve(TOKENS.Ledger),
+          keyring: () => c.resolve(TOKENS.Keyring), clock: () => c.resolve(TOKENS.Clock), logger: ctx.logger, options: ctx.options,
+        })), ctx.options.length);
+      },
+    });
   },
   routes(router, ctx) {
     const c0 = ctx.container;

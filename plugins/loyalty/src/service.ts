@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { PayhubError, ValidationError, forUpdate, kindOf, notFound, safeEqual } from '@payhub/core';
-import type { Clock, CreateOrderInput, Db, Keyring, LedgerService, OrderView, PaymentsService } from '@payhub/core';
+import { PayhubError, ValidationError, forUpdate, isUniqueViolation, kindOf, notFound, safeEqual } from '@payhub/core';
+import type { CheckoutExtensionResult, Clock, CreateOrderInput, Db, Keyring, LedgerService, OrderView, PaymentsService } from '@payhub/core';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { cleanNumber, isCardNumber, mulDivFloor, newCardNumber, newCode, normalizeCode } from './numbers';
@@ -254,6 +254,77 @@ export class Loyalty {
       status: order.status, card_number: card.number, amount_before: amount, discount, points_spent: spend, point_value: rules.point_value,
       earn_bps: earnBps,
     };
+  }
+
+  /* ------------------------------------------------------------ the hosted payment page */
+
+  /** Whether the merchant runs a program (set rules): the payment page offers the card field then. */
+  async hasRules(merchantId: string): Promise<boolean> {
+    return !!(await this.d.db()('loyalty_rules').where({ merchant_id: merchantId }).first());
+  }
+
+  /**
+   * Attaches a holder's card to an order being paid on the hosted page (no discount, no points spent): the order is
+   * then watched by runOnce() exactly like the orders of POST /v1/loyalty/orders (earn after capture, reversal on
+   * refund). The same card again is fine (idempotent); another card for an order that has one is refused. Answers
+   * show the number masked only.
+   */
+  async attachToOrder(merchantId: string, orderId: string, raw: string): Promise<CheckoutExtensionResult> {
+    const { prefix, length } = this.d.options;
+    const number = cleanNumber(raw);
+    const tail = /^\d{4,}$/.test(number) ? number.slice(-4) : '';
+    const masked = tail ? `•••• ${tail}` : '';
+    const fail = (en: string, ru: string, de: string): CheckoutExtensionResult => ({ ok: false, field: 'card_number', message: { en, ru, de } });
+    if (!isCardNumber(number, prefix, length)) {
+      return fail('Check the loyalty card number', 'Проверьте номер карты лояльности', 'Prüfen Sie die Nummer der Kundenkarte');
+    }
+    const db = this.d.db();
+    const card = await db<CardRow>('loyalty_cards').where({ number, merchant_id: merchantId }).first();
+    if (!card) {
+      return fail(`No loyalty card ${masked} in this shop`, `Карта лояльности ${masked} не найдена в этом магазине`, `Keine Kundenkarte ${masked} in diesem Shop`);
+    }
+    if (card.status !== 'active') {
+      return fail(`The loyalty card ${masked} is blocked`, `Карта лояльности ${masked} заблокирована`, `Die Kundenkarte ${masked} ist gesperrt`);
+    }
+    const order = await this.d.payments().getOrder(orderId);
+    if (!order || order.merchantId !== merchantId || order.status !== 'created') {
+      return fail('Points can no longer be added to this order', 'К этому заказу уже нельзя добавить баллы', 'Zu dieser Bestellung können keine Punkte mehr hinzugefügt werden');
+    }
+    const rules = await this.rules(merchantId);
+    const category = typeof order.metadata?.category === 'string' ? order.metadata.category : undefined;
+    const earnBps = category !== undefined && rules.categories[category] !== undefined ? rules.categories[category]! : rules.earn_bps;
+    const attached = (): CheckoutExtensionResult => {
+      const pts = mulDivFloor(order.amount, earnBps, 10_000);
+      return {
+        ok: true,
+        message: {
+          en: `Loyalty card ${masked} added: ${pts} points once the order is paid.`,
+          ru: `Карта лояльности ${masked} добавлена: ${pts} баллов после оплаты заказа.`,
+          de: `Kundenkarte ${masked} hinzugefügt: ${pts} Punkte nach der Zahlung.`,
+        },
+      };
+    };
+    const other = (): CheckoutExtensionResult => fail(
+      'Another loyalty card is already added to this order', 'К этому заказу уже добавлена другая карта лояльности', 'Dieser Bestellung ist bereits eine andere Kundenkarte zugeordnet',
+    );
+    const existing = await db<LoyaltyOrderRow>('loyalty_orders').where({ order_id: orderId }).first();
+    if (existing) return existing.card_number === number ? attached() : other();
+    const at = this.now();
+    try {
+      await db('loyalty_orders').insert({
+        order_id: orderId, merchant_id: merchantId, card_number: number, currency: order.currency, base_amount: order.amount, discount: 0,
+        points_spent: 0, point_value: rules.point_value, earn_bps: earnBps, earned_points: 0, earn_reversed: 0, spent_returned: 0,
+        state: 'open', created_at: at, updated_at: at,
+      });
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      // Two submissions raced: the first one won.
+      const row = await db<LoyaltyOrderRow>('loyalty_orders').where({ order_id: orderId }).first();
+      return row?.card_number === number ? attached() : other();
+    }
+    await this.d.payments().audit({ merchantId, actor: 'buyer', action: 'loyalty.card_attached', data: { order: orderId, card_last4: tail } })
+      .catch(() => undefined);
+    return attached();
   }
 
   /**
