@@ -525,22 +525,30 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
 
   /* ------------------------------------------------------------------ checkout extensions (e.g. a loyalty card) */
 
-  router.post('/pay/:order_id/extensions/:ext_id', async (ctx) => {
-    const found = await loadOrder(ctx);
-    const x = d.extensions().find((e) => e.id === ctx.params.ext_id);
-    if (!found || !x) {
+  /** The start of a buyer's POST: the order, its frame and body, the CSRF check. Answers 404/403 itself (then null). */
+  async function buyerPost(ctx: Context, audit: Record<string, unknown>, known = true) {
+    const found = known ? await loadOrder(ctx) : null;
+    if (!found) {
       const f = plainFrame(ctx);
       message(ctx, f, 404, f.t.notFound, f.t.notFoundText);
-      return;
+      return null;
     }
     const { order, merchant } = found;
     const f = await frameFor(ctx, merchant);
     const b = body(ctx);
     if (!csrfOk(order.id, b.csrf)) {
-      await d.payments.audit({ merchantId: merchant.id, actor: 'buyer', action: 'checkout_page.csrf_refused', data: { order: order.id, extension: x.id } }).catch(() => undefined);
+      await d.payments.audit({ merchantId: merchant.id, actor: 'buyer', action: 'checkout_page.csrf_refused', data: { order: order.id, ...audit } }).catch(() => undefined);
       message(ctx, f, 403, f.t.error, f.t.csrf, payUrl(order.id, f.lang));
-      return;
+      return null;
     }
+    return { order, merchant, f, b };
+  }
+
+  router.post('/pay/:order_id/extensions/:ext_id', async (ctx) => {
+    const x = d.extensions().find((e) => e.id === ctx.params.ext_id);
+    const p = await buyerPost(ctx, { extension: x?.id }, x !== undefined);
+    if (!p || !x) return;
+    const { order, merchant, f, b } = p;
     // Its own budget per order (the same limit as payment attempts), so trying a code does not use up the payments.
     const rl = await hitRateLimit(d.db, d.clock, `ext:${order.id}`.slice(0, 40), d.rateLimit);
     if (!rl.allowed) {
@@ -586,20 +594,9 @@ export function mountPages(router: Router, rctx: RouteContext<unknown>): void {
   });
 
   router.post('/pay/:order_id', async (ctx) => {
-    const found = await loadOrder(ctx);
-    if (!found) {
-      const f = plainFrame(ctx);
-      message(ctx, f, 404, f.t.notFound, f.t.notFoundText);
-      return;
-    }
-    const { order, merchant } = found;
-    const f = await frameFor(ctx, merchant);
-    const b = body(ctx);
-    if (!csrfOk(order.id, b.csrf)) {
-      await d.payments.audit({ merchantId: merchant.id, actor: 'buyer', action: 'checkout_page.csrf_refused', data: { order: order.id } }).catch(() => undefined);
-      message(ctx, f, 403, f.t.error, f.t.csrf, payUrl(order.id, f.lang));
-      return;
-    }
+    const p = await buyerPost(ctx, {});
+    if (!p) return;
+    const { order, merchant, f, b } = p;
     const rl = await hitRateLimit(d.db, d.clock, order.id, d.rateLimit);
     if (!rl.allowed) {
       ctx.set('Retry-After', String(rl.retryAfter));
