@@ -18,10 +18,10 @@ import { migrate } from './db/migrate';
 import { keyringFromConfig } from './crypto/keyring';
 import { TOKENS } from './sdk/tokens';
 import type { Clock, Keyring, Runtime } from './sdk/services';
-import type { PayhubPlugin } from './plugins/contract';
+import type { PayhubPlugin } from './host/contract';
 import {
   closePlugins, loadPluginModules, migratePlugins, mountPluginRoutes, readyPlugins, registerPlugins, type LoadedPlugin,
-} from './plugins/loader';
+} from './host/loader';
 import { problemMiddleware } from './http/problem';
 import { createMetrics, observe, requestId, type Metrics } from './http/observe';
 import { coreMigrations } from './engine/migrations';

@@ -7,10 +7,10 @@ import 'reflect-metadata';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const CORE_VERSION: string = require('../../package.json').version;
 
-export { definePlugin } from './plugins/contract';
+export { definePlugin } from './host/contract';
 export type {
   PayhubPlugin, PluginKind, RegisterContext, RouteContext, LifecycleContext, PluginMigration, PluginCommand,
-} from './plugins/contract';
+} from './host/contract';
 export { TOKENS } from './sdk/tokens';
 export * from './sdk/money';
 export * from './sdk/payments';

@@ -11,7 +11,7 @@ import { buildApp, type Hub } from './app';
 import { createMerchant } from './engine/merchants';
 import type { Clock, PaymentsService } from './sdk/services';
 import type { Mode } from './sdk/payments';
-import type { PayhubPlugin } from './plugins/contract';
+import type { PayhubPlugin } from './host/contract';
 
 /** A clock that runs with real time plus an offset tests can move. */
 export class ManualClock implements Clock {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { PluginMigration } from '../plugins/contract';
+import type { PluginMigration } from '../host/contract';
 
 /** Table that keeps one owner's migration history: core uses `knex_migrations__core`, plugin X `knex_migrations__X`. */
 export function migrationTable(owner: string): string {

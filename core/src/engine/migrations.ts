@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { PluginMigration } from '../plugins/contract';
+import type { PluginMigration } from '../host/contract';
 
 /*
  * Core tables. Times are ISO-8601 UTC strings (sortable, identical on SQLite and PostgreSQL); money is bigint
