@@ -2,28 +2,126 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { ERR, StartupError, PayhubError } from '../errors';
+import { CommitGroup, type RawExec } from './group-commit';
 
 export type DbKind = 'sqlite' | 'postgres';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // knex's SQLite clients issue a plain BEGIN (a deferred transaction). A deferred transaction that reads and then
 // writes fails with SQLITE_BUSY without calling the busy handler when another connection writes in between, so
-// every write transaction here starts with BEGIN IMMEDIATE instead (the write lock is taken up front).
+// every write transaction here starts with BEGIN IMMEDIATE instead (the write lock is taken up front). With group
+// commit (the default, see group-commit.ts) a top-level transaction is a savepoint inside the group's physical
+// transaction, and its caller resumes once the group's COMMIT is durable.
 const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction');
+
+const groups = new WeakMap<object, CommitGroup>();
+type KnexClientLike = { config: { groupCommit?: boolean }; acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): unknown; rawExec: RawExec };
+/** The commit group of a SQLite connection (null when group commit is off). */
+function groupOf(client: KnexClientLike, conn: object): CommitGroup | null {
+  if (client.config.groupCommit === false) return null;
+  let g = groups.get(conn);
+  if (!g) {
+    g = new CommitGroup(client.rawExec, async (fn) => {
+      const c = await client.acquireConnection();
+      try {
+        await fn(c);
+      } finally {
+        client.releaseConnection(c);
+      }
+    });
+    groups.set(conn, g);
+  }
+  return g;
+}
+/** Commits the connection's pending group (before a statement outside any transaction, or before closing). */
+async function settleGroup(conn: object): Promise<void> {
+  const g = groups.get(conn);
+  if (g?.open) await g.commit(conn);
+}
+
+type TxSelf = {
+  readOnly?: boolean; client: KnexClientLike; trxClient: { query(conn: unknown, sql: string): Promise<unknown> };
+  query(conn: unknown, sql: string, status?: number, value?: unknown): Promise<unknown>;
+  __group?: CommitGroup | null; __durable?: Promise<void>; _completed: boolean;
+  _resolver(v: unknown): void; _rejecter(e: unknown): void; settleReadOnly(g: CommitGroup, settle: () => void): Promise<void>;
+};
+const SP = CommitGroup.SAVEPOINT;
 class ImmediateTransaction extends SqliteTransaction {
-  begin(this: { readOnly?: boolean; query(conn: unknown, sql: string): Promise<unknown> }, conn: unknown) {
-    return this.query(conn, this.readOnly ? 'BEGIN DEFERRED;' : 'BEGIN IMMEDIATE;');
+  begin(this: TxSelf, conn: object) {
+    const g = (this.__group = groupOf(this.client, conn));
+    if (!g) return this.query(conn, this.readOnly ? 'BEGIN DEFERRED;' : 'BEGIN IMMEDIATE;');
+    // A read-only transaction writes nothing to keep or undo: it reads where it stands (inside the pending group,
+    // if one is open) and waits for that group to be durable. No statement of its own.
+    if (this.readOnly) return Promise.resolve();
+    return g.begin(conn).then(() => this.query(conn, `SAVEPOINT ${SP};`));
+  }
+
+  commit(this: TxSelf, conn: object, value: unknown) {
+    const g = this.__group;
+    if (!g) return this.query(conn, 'COMMIT;', 1, value);
+    if (this.readOnly) return this.settleReadOnly(g, () => this._resolver(value));
+    this.__durable = g.enlist();
+    return this.query(conn, `RELEASE SAVEPOINT ${SP};`, 1, value);
+  }
+
+  rollback(this: TxSelf, conn: object, error: unknown) {
+    const g = this.__group;
+    if (!g) return super.rollback(conn, error);
+    if (this.readOnly) return this.settleReadOnly(g, () => (error === undefined ? this._resolver(undefined) : this._rejecter(error)));
+    this.__durable = g.enlist();
+    return this.trxClient.query(conn, `ROLLBACK TO SAVEPOINT ${SP};`).then(
+      () => this.query(conn, `RELEASE SAVEPOINT ${SP};`, 2, error),
+      (e: unknown) => {
+        // The physical transaction is gone (SQLite rolled it back on an error): the whole group fails.
+        g.broken(e);
+        return this.query(conn, 'ROLLBACK;', 2, error);
+      },
+    );
+  }
+
+  settleReadOnly(this: TxSelf, g: CommitGroup, settle: () => void): Promise<void> {
+    if (g.open) this.__durable = g.enlist();
+    this._completed = true;
+    settle();
+    return Promise.resolve();
+  }
+
+  /** The caller resumes once the group holding this transaction is durable (or has failed). */
+  async _evaluateContainer(this: TxSelf & { __proto__: unknown }, config: unknown, container: unknown) {
+    let value: unknown;
+    try {
+      value = await (SqliteTransaction.prototype._evaluateContainer as (c: unknown, k: unknown) => Promise<unknown>).call(this, config, container);
+    } catch (e) {
+      await this.__durable?.catch(() => undefined);
+      throw e;
+    }
+    await this.__durable;
+    return value;
   }
 }
-function immediateClient(base: new (...a: unknown[]) => object) {
-  return class extends (base as new (...a: unknown[]) => { transaction(...a: unknown[]): unknown }) {
+function immediateClient(base: new (...a: unknown[]) => object, rawExec: RawExec) {
+  type Base = { transaction(...a: unknown[]): unknown; destroyRawConnection(c: unknown): Promise<unknown> };
+  return class extends (base as new (...a: unknown[]) => Base) {
+    rawExec = rawExec;
+
     override transaction(...args: unknown[]) {
       return new (ImmediateTransaction as unknown as new (...a: unknown[]) => unknown)(this, ...args);
     }
+
+    override async destroyRawConnection(connection: object) {
+      await settleGroup(connection).catch(() => undefined);
+      return super.destroyRawConnection(connection);
+    }
   };
 }
-const Sqlite3Client = cachedSqlite3Statements(immediateClient(require('knex/lib/dialects/sqlite3')));
-const BetterSqlite3Client = cachedStatements(immediateClient(require('knex/lib/dialects/better-sqlite3')));
+const betterExec: RawExec = (conn, sql) => {
+  (conn as { exec(s: string): void }).exec(sql);
+};
+const sqlite3Exec: RawExec = (conn, sql) => new Promise<void>((resolve, reject) => {
+  (conn as { exec(s: string, cb: (e: Error | null) => void): void }).exec(sql, (e) => (e ? reject(e) : resolve()));
+});
+const Sqlite3Client = cachedSqlite3Statements(immediateClient(require('knex/lib/dialects/sqlite3'), sqlite3Exec));
+const BetterSqlite3Client = cachedStatements(immediateClient(require('knex/lib/dialects/better-sqlite3'), betterExec));
 
 /*
  * knex's sqlite3 client runs each query through Database#run/#all, which prepares, runs and finalizes a statement:
@@ -53,6 +151,7 @@ function cachedSqlite3Statements(base: new (...a: unknown[]) => object) {
     async _query(connection: Sqlite3Connection, obj: Record<string, any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
       if (!obj.sql) throw new Error('The query is empty');
       if (!connection) throw new Error('No connection provided');
+      if (!(this as { transacting?: boolean }).transacting) await settleGroup(connection);
       const run = obj.method === 'counter' || obj.method === 'del' || ((obj.method === 'insert' || obj.method === 'update') && !obj.returning);
       let cache = caches.get(connection);
       if (!cache) caches.set(connection, (cache = new Map()));
@@ -101,6 +200,7 @@ function cachedStatements(base: new (...a: unknown[]) => object) {
     async _query(connection: { prepare(sql: string): BetterStatement & { safeIntegers(v: boolean): void } }, obj: Record<string, any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
       if (!obj.sql) throw new Error('The query is empty');
       if (!connection) throw new Error('No connection provided');
+      if (!(this as { transacting?: boolean }).transacting) await settleGroup(connection);
       const safeIntegers = this._optSafeIntegers(obj.options);
       let statement: BetterStatement;
       if (safeIntegers === undefined) {
@@ -148,6 +248,8 @@ export interface DbOptions {
   sqliteDriver?: 'sqlite3' | 'better-sqlite3';
   poolMax?: number;
   rootDir?: string;
+  /** SQLite: top-level transactions share one durable COMMIT (group-commit.ts). Default true. */
+  groupCommit?: boolean;
 }
 
 export function dbKind(url: string): DbKind {
@@ -171,10 +273,11 @@ export function createDb(opts: DbOptions): Knex {
     const filename = sqlitePath(opts.url, rootDir);
     if (filename !== ':memory:') fs.mkdirSync(path.dirname(filename), { recursive: true });
     const better = opts.sqliteDriver === 'better-sqlite3';
-    return knexFactory({
+    return knexFactory(<Knex.Config & { groupCommit: boolean }>{
       client: (better ? BetterSqlite3Client : Sqlite3Client) as unknown as typeof knexFactory.Client,
       connection: { filename },
       useNullAsDefault: true,
+      groupCommit: opts.groupCommit !== false,
       pool: {
         min: 1,
         max: 1,
@@ -245,4 +348,14 @@ export async function tx<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>,
 /** `SELECT … FOR UPDATE` on PostgreSQL; SQLite's write transaction already holds the database lock. */
 export function forUpdate<T extends Knex.QueryBuilder>(db: Knex, q: T): T {
   return kindOf(db) === 'postgres' ? (q.forUpdate() as T) : q;
+}
+
+/**
+ * Runs reads that are answered to the outside world. On SQLite with group commit they run in a transaction of their
+ * own, so they join the pending group (instead of committing it first, as a statement outside any transaction does)
+ * and return once what they read is durable. Elsewhere they run directly.
+ */
+export function durableRead<T>(db: Knex, fn: (q: Knex | Knex.Transaction) => Promise<T>): Promise<T> {
+  const groupCommit = (db.client as { config?: { groupCommit?: boolean } }).config?.groupCommit === true;
+  return groupCommit ? db.transaction((trx) => fn(trx), { readOnly: true }) : fn(db);
 }
