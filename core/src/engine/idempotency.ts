@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type { Knex } from 'knex';
 import type { Clock, Keyring } from '../sdk/services';
 import { badRequest, conflict, PayhubError } from '../errors';
-import { isUniqueViolation } from '../db/knex';
+import { durableRead, isUniqueViolation } from '../db/knex';
 import { problemOf } from '../http/problem';
 
 /** Canonical JSON: keys sorted, so the same body in another key order is the same request. */
@@ -18,6 +18,11 @@ const STALE_MS = 5 * 60_000;
 
 /** Lets a handler store its response inside its own last write transaction (one commit fewer per request). */
 export interface IdempotencyRecorder {
+  /**
+   * Claims the key (state running) inside `trx`, for a handler that writes in several transactions: call it first
+   * in the first of them. Throws when another request holds the key (the transaction must then roll back).
+   */
+  claim(trx: Knex.Transaction): Promise<void>;
   /**
    * Stores `status` and `body` as the key's response in `trx`; with `claimInTx` the key is claimed by the same
    * statement, so call it first in the transaction. Throws when another request holds the key (the transaction
@@ -39,9 +44,12 @@ const storable = (status: number) => status < 500 && status !== 400 && status !=
  * Idempotency-Key on POST (per merchant): the database's primary key decides the winner. Same key + same body →
  * the stored response with Idempotent-Replayed: true; different body → 422; still running → 409. The request is
  * kept only as a keyed HMAC (no card data); validation failures and 5xx are not stored, so they can be retried.
- * The key is claimed (state running) before the handler runs, in its own commit. With `claimInTx` — for a handler
- * whose only write is one transaction that calls IdempotencyRecorder.complete first — the key is looked up
- * first and then claimed and completed inside that transaction: the primary key still decides the winner.
+ * The key is claimed (state running) before the handler runs, in its own commit. With `claimInTx` the handler
+ * claims it inside its own first transaction instead: IdempotencyRecorder.complete when that one transaction is
+ * all it writes, IdempotencyRecorder.claim when more follow. A repeated request then runs the handler's checks up
+ * to that claim (so they must write nothing), fails on the key's primary key, rolls back and gets the stored
+ * answer (or 409/422) as above. The primary key decides the winner either way. Stored answers are read with
+ * durableRead: a replay never answers from a commit that is not on disk yet.
  */
 export function idempotency(db: Knex, keyring: Keyring, clock: Clock, opts: { claimInTx?: boolean } = {}): Middleware {
   return async (ctx, next) => {
@@ -71,15 +79,11 @@ export function idempotency(db: Knex, keyring: Keyring, clock: Clock, opts: { cl
       ctx.body = body;
       return true;
     };
-    const current = () => db('idempotency_keys').where({ merchant_id: merchantId, key }).first();
+    const current = () => durableRead(db, (q) => q('idempotency_keys').where({ merchant_id: merchantId, key }).first());
     let claimed = false;
-    if (opts.claimInTx) {
-      const row = await current();
-      if (row) {
-        if (await answer(row)) return;
-        claimed = true;
-      }
-    } else {
+    /** The transaction that claimed the key, while it has not committed yet. */
+    let claimedIn: Knex.Transaction | null = null;
+    if (!opts.claimInTx) {
       try {
         await db('idempotency_keys').insert({ merchant_id: merchantId, key, request_hash: hash, state: 'running', locked_at: now, created_at: now });
         claimed = true;
@@ -96,7 +100,7 @@ export function idempotency(db: Knex, keyring: Keyring, clock: Clock, opts: { cl
     const done = (status: number, body: unknown) => ({ state: 'done', response_status: status, response_body: body === undefined ? null : JSON.stringify(body) });
     /** Stores the response: updates our claim, or inserts the finished row; false when another request has the key. */
     const store = async (q: Knex | Knex.Transaction, status: number, body: unknown): Promise<boolean> => {
-      if (claimed) {
+      if (claimed || q === claimedIn) {
         await q('idempotency_keys').where({ merchant_id: merchantId, key }).update(done(status, body));
         return true;
       }
@@ -111,6 +115,17 @@ export function idempotency(db: Knex, keyring: Keyring, clock: Clock, opts: { cl
     let stored = false;
     let storing: Promise<unknown> = Promise.resolve();
     const recorder: IdempotencyRecorder = {
+      async claim(trx) {
+        if (claimed) return;
+        try {
+          await trx('idempotency_keys').insert({ merchant_id: merchantId, key, request_hash: hash, state: 'running', locked_at: now, created_at: now });
+        } catch (e) {
+          if (isUniqueViolation(e)) throw new KeyTaken();
+          throw e;
+        }
+        claimedIn = trx;
+        storing = trx.executionPromise.then(() => { claimed = true; }, () => undefined).finally(() => { claimedIn = null; });
+      },
       async complete(trx, status, body) {
         if (!(await store(trx, status, body))) throw new KeyTaken();
         storing = trx.executionPromise.then(() => { stored = true; }, () => undefined);

@@ -101,13 +101,15 @@ export function mountEngineRoutes(router: Router, d: EngineRouteDeps): void {
     ctx.body = await engine.orderWithDetails(await engine.ownOrder(mid(ctx), ctx.params.id!));
   });
 
-  router.post('/v1/orders/:id/payments', auth, idempotent, async (ctx) => {
+  // The key is claimed in the payment's first transaction (see startAttemptRow) and answered in its last.
+  router.post('/v1/orders/:id/payments', auth, idempotentInTx, async (ctx) => {
     const b = body(ctx);
     const { method, ...input } = b;
     if (method === undefined) throw invalid('method', 'is required');
     const rec = idempotencyRecorder(ctx);
     const row = await engine.startAttemptRow({
       merchantId: mid(ctx), orderId: ctx.params.id!, method: method as string, input, source: 'api', request: requestInfo(ctx, runtime, d.countryHeader),
+      claim: rec && ((trx) => rec.claim(trx)),
       last: rec && ((trx, r) => rec.complete(trx, 201, attemptJson(r))),
     });
     ctx.status = 201;

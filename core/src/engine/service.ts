@@ -8,7 +8,7 @@ import type { BankContractStore, Clock, CreateOrderInput, Keyring, PaymentsServi
 import { isKnownCurrency, isValidAmount, MAX_AMOUNT } from '../sdk/money';
 import { newId } from '../sdk/util';
 import { conflict, invalid, notFound, PayhubError, ValidationError, type FieldError } from '../errors';
-import { forUpdate, isUniqueViolation, kindOf } from '../db/knex';
+import { durableRead, forUpdate, isUniqueViolation, kindOf } from '../db/knex';
 import {
   attemptJson, attemptView, merchantView, orderJson, orderView, parseJson, refundJson,
   type AttemptRow, type MerchantRow, type OrderRow, type RefundRow,
@@ -20,6 +20,8 @@ import { validateNotifyUrl } from './merchants';
 import type { HubConfig } from '../config/schema';
 
 type Trx = Knex.Transaction;
+/** A row of the `transitions` audit table. */
+type Transition = { entity: string; entity_id: string; from_status: string | null; to_status: string; cause: string; at: string };
 
 export interface EngineDeps {
   db: Knex;
@@ -268,9 +270,11 @@ export class PaymentsEngine implements PaymentsService {
   }
 
   /** Moves an order to `to` (checked against the table), records it and emits `order.<to>`. */
-  private async moveOrder(trx: Trx, o: OrderRow, to: OrderStatus, cause: string, patch: Partial<OrderRow> = {}, attempt?: AttemptRow): Promise<OrderRow> {
+  /** `before`: transitions recorded earlier in the transaction, written by the same statement as the order's own. */
+  private async moveOrder(trx: Trx, o: OrderRow, to: OrderStatus, cause: string, patch: Partial<OrderRow> = {}, attempt?: AttemptRow, before: Transition[] = []): Promise<OrderRow> {
     const at = this.now();
     if (o.status === to) {
+      if (before.length) await trx('transitions').insert(before);
       if (Object.keys(patch).length) {
         await trx('orders').where({ id: o.id }).update({ ...patch, updated_at: at });
         return { ...o, ...patch, updated_at: at };
@@ -283,7 +287,7 @@ export class PaymentsEngine implements PaymentsService {
     const next: OrderRow = { ...o, ...patch, status: to, version: o.version + 1, updated_at: at };
     const n = await trx('orders').where({ id: o.id, version: o.version }).update({ ...patch, status: to, version: next.version, updated_at: at });
     if (n !== 1) throw conflict('concurrent_update', `order ${o.id} changed concurrently`);
-    await trx('transitions').insert({ entity: 'order', entity_id: o.id, from_status: o.status, to_status: to, cause, at });
+    await trx('transitions').insert([...before, { entity: 'order', entity_id: o.id, from_status: o.status, to_status: to, cause, at }]);
     const m = o.notify_url ? null : await this.cachedMerchant(o.merchant_id, trx);
     await emit(trx, {
       merchantId: o.merchant_id, type: `order.${to}`, entityId: o.id, entityVersion: next.version, at,
@@ -293,7 +297,8 @@ export class PaymentsEngine implements PaymentsService {
     return next;
   }
 
-  private async moveAttempt(trx: Trx, a: AttemptRow, to: AttemptStatus, cause: string, patch: Partial<AttemptRow> = {}): Promise<AttemptRow> {
+  /** With `defer`, the transition row is pushed there for the caller to write (with the order's, in one statement). */
+  private async moveAttempt(trx: Trx, a: AttemptRow, to: AttemptStatus, cause: string, patch: Partial<AttemptRow> = {}, defer?: Transition[]): Promise<AttemptRow> {
     const at = this.now();
     if (a.status !== to && !canAttempt(a.status, to)) {
       throw conflict('invalid_transition', `payment ${a.id} cannot go from ${a.status} to ${to}`);
@@ -301,7 +306,9 @@ export class PaymentsEngine implements PaymentsService {
     const next: AttemptRow = { ...a, ...patch, status: to, updated_at: at };
     await trx('payment_attempts').where({ id: a.id }).update({ ...patch, status: to, updated_at: at });
     if (a.status !== to) {
-      await trx('transitions').insert({ entity: 'attempt', entity_id: a.id, from_status: a.status, to_status: to, cause, at });
+      const t: Transition = { entity: 'attempt', entity_id: a.id, from_status: a.status, to_status: to, cause, at };
+      if (defer) defer.push(t);
+      else await trx('transitions').insert(t);
       this.d.onAttempt?.(a.method, to);
     }
     return next;
@@ -375,7 +382,8 @@ export class PaymentsEngine implements PaymentsService {
       patch.pending_amount = null;
     }
     if (to === 'authorized') authorized = Number(a.amount);
-    const next = await this.moveAttempt(trx, a, to, cause, patch);
+    const deferred: Transition[] = [];
+    const next = await this.moveAttempt(trx, a, to, cause, patch, deferred);
 
     // Ledger.
     if (to === 'authorized') {
@@ -394,9 +402,10 @@ export class PaymentsEngine implements PaymentsService {
     if (to === 'authorized') orderPatch.amount_authorized = authorized;
     if (orderTo === 'created' && Date.parse(o.expires_at) <= this.d.clock.now().getTime()) orderTo = 'expired';
     if (o.status !== orderTo && canOrder(o.status, orderTo)) {
-      await this.moveOrder(trx, o, orderTo, cause, orderPatch, next);
-    } else if (Object.keys(orderPatch).length) {
-      await trx('orders').where({ id: o.id }).update({ ...orderPatch, updated_at: at });
+      await this.moveOrder(trx, o, orderTo, cause, orderPatch, next, deferred);
+    } else {
+      if (deferred.length) await trx('transitions').insert(deferred);
+      if (Object.keys(orderPatch).length) await trx('orders').where({ id: o.id }).update({ ...orderPatch, updated_at: at });
     }
     if (to === 'declined' || to === 'failed') {
       const m = await this.cachedMerchant(a.merchant_id, trx);
@@ -497,15 +506,20 @@ export class PaymentsEngine implements PaymentsService {
     return attemptView(await this.startAttemptRow(args));
   }
 
-  /** `last` runs last inside the transaction that records the outcome (the route stores its idempotent response). */
+  /**
+   * `claim` runs first in the first transaction that writes (the route claims its Idempotency-Key): in phase 1 when
+   * the method's `prepare` writes nothing, else in a transaction of its own before `prepare`. `last` runs last
+   * inside the transaction that records the outcome (the route stores its idempotent response).
+   */
   async startAttemptRow(args: {
     merchantId: string; orderId: string; method: string; input: Record<string, unknown>; source: 'api' | 'page'; request?: RequestInfo;
+    claim?: (trx: Trx) => Promise<void>;
     last?: (trx: Trx, row: AttemptRow) => Promise<void>;
   }): Promise<AttemptRow> {
     const mrow = await this.cachedMerchant(args.merchantId);
     if (!mrow) throw notFound('Merchant', 'merchant_not_found');
     const merchant = merchantView(mrow);
-    const order = await this.ownOrder(args.merchantId, args.orderId);
+    const order = await durableRead(this.d.db, (q) => this.ownOrder(args.merchantId, args.orderId, q));
     if (typeof args.method !== 'string') throw invalid('method', 'is required');
     const method = this.method(args.method);
     if (!method) throw invalid('method', `unknown payment method ${JSON.stringify(args.method)}`, 'unknown_method');
@@ -517,6 +531,8 @@ export class PaymentsEngine implements PaymentsService {
       throw invalid('method', `payment method ${method.id} does not take ${order.currency}`, 'currency_not_supported');
     }
     this.assertPayable(order);
+    const claimInPhase1 = method.prepareIsReadOnly === true;
+    if (args.claim && !claimInPhase1) await this.d.db.transaction((trx) => args.claim!(trx));
     const prepared = await method.prepare({ merchant, order: orderView(order), settings: settings ?? {}, request: args.request }, args.input, args.source);
     const at = this.now();
     const attempt: AttemptRow = {
@@ -529,11 +545,12 @@ export class PaymentsEngine implements PaymentsService {
     };
     // Phase 1: claim the order (created → processing) and store the attempt. Concurrent starts: one wins.
     const processing = await this.d.db.transaction(async (trx) => {
+      if (args.claim && claimInPhase1) await args.claim(trx);
       const o = await this.lockOrder(trx, order.id);
       this.assertPayable(o);
       await trx('payment_attempts').insert(attempt);
-      await trx('transitions').insert({ entity: 'attempt', entity_id: attempt.id, from_status: null, to_status: 'pending', cause: `${args.source}.start`, at });
-      return this.moveOrder(trx, o, 'processing', 'payment.started', {}, attempt);
+      const started: Transition = { entity: 'attempt', entity_id: attempt.id, from_status: null, to_status: 'pending', cause: `${args.source}.start`, at };
+      return this.moveOrder(trx, o, 'processing', 'payment.started', {}, attempt, [started]);
     });
     // Risk checks before anything reaches the provider: deny declines without a provider call; review sends the
     // payment as an authorization only and holds it until the merchant approves (capture) or rejects (void).

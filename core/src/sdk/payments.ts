@@ -164,6 +164,12 @@ export interface PaymentMethod<P = unknown> {
   isAvailable?(merchant: MerchantView, settings: Record<string, unknown> | null): boolean;
   /** Validate the request body (minus `method`); throw ValidationError with fields. No I/O to providers. */
   prepare(ctx: PrepareContext, input: Record<string, unknown>, source: 'api' | 'page'): Promise<PreparedInput<P>>;
+  /**
+   * True when `prepare` writes nothing (reads and checks only), so running it twice for one Idempotency-Key is
+   * harmless: the key is then claimed in the transaction that starts the payment, one commit fewer. Leave unset
+   * when `prepare` records anything (a nonce, a reservation): the key is claimed in its own commit before it runs.
+   */
+  readonly prepareIsReadOnly?: boolean;
   /** Send the attempt to the provider. */
   start(ctx: MethodContext, payload: P): Promise<MethodOutcome>;
   /** Finish a buyer action (3-D Secure return, provider return) with the parameters the buyer came back with. */

@@ -97,6 +97,8 @@ export class CardMethod implements PaymentMethod<CardPayload> {
   readonly supports = Object.freeze({ capture: true, partialCapture: true, cancel: true, refund: true, partialRefund: true });
   readonly settingsSchema = settingsSchema;
   readonly secretSettings = Object.freeze([] as string[]);
+  /** prepare validates and looks the BIN up; a saved card is only read. */
+  readonly prepareIsReadOnly = true;
 
   constructor(private readonly deps: CardDeps) {}
 
