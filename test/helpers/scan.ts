@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import type { Knex } from 'knex';
+import { kindOf } from '@payhub/core';
 
 /** Every text-like value of every table (names from the database's own catalogue), as [table.column, value]. */
 export async function allTextValues(db: Knex): Promise<Array<[string, string]>> {
-  const client = (db.client as { config: { client: unknown } }).config.client;
-  const isPg = client === 'pg';
+  const isPg = kindOf(db) === 'postgres';
   const tables: string[] = isPg
     ? (await db.raw("select tablename from pg_tables where schemaname = 'public'")).rows.map((r: { tablename: string }) => r.tablename)
     : (await db.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")).map((r: { name: string }) => r.name);

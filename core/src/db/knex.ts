@@ -230,6 +230,48 @@ function cachedStatements(base: new (...a: unknown[]) => object) {
   };
 }
 
+/*
+ * PostgreSQL: every data statement runs as a named prepared statement, parsed and planned once per connection
+ * (pg sends Bind/Execute only afterwards), as hand-written code would. Names are given per SQL text, at most
+ * PG_NAMED_MAX of them (knex makes a bounded set of texts; beyond that, statements run unnamed). If the server
+ * refuses a cached plan (a migration changed a table under a running hub: "cached plan must not change result
+ * type"), the text gets a fresh name, and a statement outside a transaction is retried once.
+ */
+const PG_NAMED_MAX = 2000;
+const PG_NAMED = /^\s*(select|insert|update|delete|with)\b/i;
+interface PgConnection { query(c: Record<string, unknown>, cb: (e: Error | null, r: unknown) => void): void; parsedStatements?: Record<string, string> }
+const pgNames = new Map<string, string>();
+let pgNameSeq = 0;
+function pgName(sql: string): string | undefined {
+  let n = pgNames.get(sql);
+  if (!n && pgNames.size < PG_NAMED_MAX && PG_NAMED.test(sql)) pgNames.set(sql, (n = `payhub_${(pgNameSeq++).toString(36)}`));
+  return n;
+}
+const PgBase = require('knex/lib/dialects/postgres') as new (...a: unknown[]) => object;
+class PgClient extends (PgBase as new (...a: unknown[]) => { transacting?: boolean }) {
+  async _query(connection: PgConnection, obj: Record<string, any>): Promise<unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (!obj.sql) throw new Error('The query is empty');
+    const run = (name: string | undefined) => new Promise<unknown>((resolve, reject) => {
+      const config: Record<string, unknown> = { text: obj.sql, values: obj.bindings || [], ...(name ? { name } : {}), ...(obj.options ?? {}) };
+      connection.query(config, (err, response) => {
+        if (err) return reject(err);
+        obj.response = response;
+        resolve(obj);
+      });
+    });
+    const name = obj.options && Object.keys(obj.options).length ? undefined : pgName(obj.sql);
+    try {
+      return await run(name);
+    } catch (e) {
+      if (!name || (e as { code?: string }).code !== '0A000' || !/cached plan/.test((e as Error).message)) throw e;
+      pgNames.delete(obj.sql);
+      if (connection.parsedStatements) delete connection.parsedStatements[name];
+      if (this.transacting) throw e;
+      return run(pgName(obj.sql));
+    }
+  }
+}
+
 let pgTypesSet = false;
 function setPgTypes(): void {
   if (pgTypesSet) return;
@@ -306,7 +348,7 @@ export function createDb(opts: DbOptions): Knex {
   }
   setPgTypes();
   return knexFactory({
-    client: 'pg',
+    client: PgClient as unknown as typeof knexFactory.Client,
     connection: opts.url,
     pool: { min: 0, max: opts.poolMax ?? 10 },
     acquireConnectionTimeout: 30_000,
@@ -314,8 +356,9 @@ export function createDb(opts: DbOptions): Knex {
 }
 
 export function kindOf(db: Knex): DbKind {
-  const name = (db.client as { config?: { client?: unknown } }).config?.client;
-  return name === 'pg' || name === 'postgres' || name === 'postgresql' ? 'postgres' : 'sqlite';
+  const c = db.client as { dialect?: string; config?: { client?: unknown } };
+  const name = c.config?.client;
+  return c.dialect === 'postgresql' || name === 'pg' || name === 'postgres' || name === 'postgresql' ? 'postgres' : 'sqlite';
 }
 
 /** Fails start with a clear message when the database cannot be reached. */
