@@ -24,9 +24,9 @@ async function main() {
     await pair(0);
     const qs = [];
     const onQuery = (q) => qs.push(q.sql);
-    hub.db.on('query', onQuery);
+    hub.db.client.on('query', onQuery);
     const status = await pair(1);
-    hub.db.off('query', onQuery);
+    hub.db.client.off('query', onQuery);
     const commits = qs.filter((q) => /^commit/i.test(q)).length;
     const writes = qs.filter((q) => /^(insert|update|delete)/i.test(q)).length;
     process.stdout.write(`${hub.kind}: one paid order (${status}): ${qs.length} statements, ${commits} COMMITs, ${writes} writes\n`);

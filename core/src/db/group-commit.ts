@@ -6,6 +6,11 @@
  * transaction: each runs inside its own SAVEPOINT (so it commits or rolls back on its own), and one COMMIT makes
  * the whole group durable as soon as no other transaction is queued for the connection.
  *
+ * The savepoint stays open between transactions: a transaction's commit releases it and opens the next one in the
+ * same call (RELEASE; SAVEPOINT), a rollback rolls back to it and leaves it open, and the group's COMMIT ends it. So a
+ * transaction costs one call to the driver beyond its own statements (with the sqlite3 driver each call is a trip
+ * to its thread pool while the connection waits).
+ *
  * What each transaction keeps:
  *  - atomicity: its savepoint is released (kept) or rolled back (dropped) as a unit;
  *  - isolation: transactions still run one at a time on the one connection, so each sees the ones before it;
@@ -29,10 +34,18 @@ export class CommitGroup {
   private scheduled = false;
 
   constructor(
-    private readonly exec: RawExec,
+    private readonly rawExec: RawExec,
     /** Runs fn with the connection once every request queued before it has had the connection. */
     private readonly withConnection: (fn: (conn: unknown) => Promise<void>) => Promise<void>,
   ) {}
+
+  /** Told of every statement run here (set to the 'query' event of the knex client in use). */
+  onExec: (sql: string) => void = () => undefined;
+
+  private async exec(conn: unknown, sql: string): Promise<void> {
+    this.onExec(sql);
+    await this.rawExec(conn, sql);
+  }
 
   /**
    * The savepoint of the running transaction. Top-level transactions run one at a time on the connection, so one
@@ -40,11 +53,21 @@ export class CommitGroup {
    */
   static readonly SAVEPOINT = 'payhub_tx';
 
-  /** Starts the physical transaction when none is open (write lock taken up front). */
+  /** Starts the physical transaction (write lock taken up front) and the savepoint, unless they are open. */
   async begin(conn: unknown): Promise<void> {
     if (this.open) return;
-    await this.exec(conn, 'BEGIN IMMEDIATE');
+    await this.exec(conn, `BEGIN IMMEDIATE; SAVEPOINT ${CommitGroup.SAVEPOINT}`);
     this.open = true;
+  }
+
+  /** Keeps the running transaction's work and opens the savepoint of the next one. */
+  async release(conn: unknown): Promise<void> {
+    await this.exec(conn, `RELEASE SAVEPOINT ${CommitGroup.SAVEPOINT}; SAVEPOINT ${CommitGroup.SAVEPOINT}`);
+  }
+
+  /** Undoes the running transaction's work; the savepoint stays open for the next one. */
+  async undo(conn: unknown): Promise<void> {
+    await this.exec(conn, `ROLLBACK TO SAVEPOINT ${CommitGroup.SAVEPOINT}`);
   }
 
   /** Joins the group: the promise settles when the group's COMMIT has succeeded or failed. */
@@ -75,7 +98,17 @@ export class CommitGroup {
     for (const w of batch) w.resolve();
   }
 
-  /** The physical transaction is gone (an error rolled it back): its members fail. */
+  /** The physical transaction is broken (a savepoint call failed): it is rolled back and its members fail. */
+  async abort(conn: unknown, e: unknown): Promise<void> {
+    this.broken(e);
+    try {
+      await this.exec(conn, 'ROLLBACK');
+    } catch {
+      // SQLite rolled it back already
+    }
+  }
+
+  /** The physical transaction is gone: its members fail. */
   broken(e: unknown): void {
     const batch = this.members;
     this.members = [];

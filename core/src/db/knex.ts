@@ -15,7 +15,10 @@ export type DbKind = 'sqlite' | 'postgres';
 const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction');
 
 const groups = new WeakMap<object, CommitGroup>();
-type KnexClientLike = { config: { groupCommit?: boolean }; acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): unknown; rawExec: RawExec };
+type KnexClientLike = {
+  config: { groupCommit?: boolean }; acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): unknown; rawExec: RawExec;
+  emit(event: 'query', q: { sql: string; bindings: unknown[] }): void;
+};
 /** The commit group of a SQLite connection (null when group commit is off). */
 function groupOf(client: KnexClientLike, conn: object): CommitGroup | null {
   if (client.config.groupCommit === false) return null;
@@ -31,6 +34,8 @@ function groupOf(client: KnexClientLike, conn: object): CommitGroup | null {
     });
     groups.set(conn, g);
   }
+  // knex may hand a transaction a copy of the client (withUserParams): its 'query' listeners are told.
+  g.onExec = (sql) => client.emit('query', { sql, bindings: [] });
   return g;
 }
 /** Commits the connection's pending group (before a statement outside any transaction, or before closing). */
@@ -43,9 +48,9 @@ type TxSelf = {
   readOnly?: boolean; client: KnexClientLike; trxClient: { query(conn: unknown, sql: string): Promise<unknown> };
   query(conn: unknown, sql: string, status?: number, value?: unknown): Promise<unknown>;
   __group?: CommitGroup | null; __durable?: Promise<void>; _completed: boolean;
-  _resolver(v: unknown): void; _rejecter(e: unknown): void; settleReadOnly(g: CommitGroup, settle: () => void): Promise<void>;
+  _resolver(v: unknown): void; _rejecter(e: unknown): void;
+  settle(g: CommitGroup, step: Promise<void> | null, done: () => void, conn?: object): Promise<void>;
 };
-const SP = CommitGroup.SAVEPOINT;
 class ImmediateTransaction extends SqliteTransaction {
   begin(this: TxSelf, conn: object) {
     const g = (this.__group = groupOf(this.client, conn));
@@ -53,37 +58,45 @@ class ImmediateTransaction extends SqliteTransaction {
     // A read-only transaction writes nothing to keep or undo: it reads where it stands (inside the pending group,
     // if one is open) and waits for that group to be durable. No statement of its own.
     if (this.readOnly) return Promise.resolve();
-    return g.begin(conn).then(() => this.query(conn, `SAVEPOINT ${SP};`));
+    return g.begin(conn);
   }
 
   commit(this: TxSelf, conn: object, value: unknown) {
     const g = this.__group;
     if (!g) return this.query(conn, 'COMMIT;', 1, value);
-    if (this.readOnly) return this.settleReadOnly(g, () => this._resolver(value));
+    if (this.readOnly) return this.settle(g, null, () => this._resolver(value));
     this.__durable = g.enlist();
-    return this.query(conn, `RELEASE SAVEPOINT ${SP};`, 1, value);
+    return this.settle(g, g.release(conn), () => this._resolver(value), conn);
   }
 
   rollback(this: TxSelf, conn: object, error: unknown) {
     const g = this.__group;
     if (!g) return super.rollback(conn, error);
-    if (this.readOnly) return this.settleReadOnly(g, () => (error === undefined ? this._resolver(undefined) : this._rejecter(error)));
+    const done = () => (error === undefined ? this._resolver(undefined) : this._rejecter(error));
+    if (this.readOnly) return this.settle(g, null, done);
     this.__durable = g.enlist();
-    return this.trxClient.query(conn, `ROLLBACK TO SAVEPOINT ${SP};`).then(
-      () => this.query(conn, `RELEASE SAVEPOINT ${SP};`, 2, error),
-      (e: unknown) => {
-        // The physical transaction is gone (SQLite rolled it back on an error): the whole group fails.
-        g.broken(e);
-        return this.query(conn, 'ROLLBACK;', 2, error);
-      },
-    );
+    return this.settle(g, g.undo(conn), done, conn);
   }
 
-  settleReadOnly(this: TxSelf, g: CommitGroup, settle: () => void): Promise<void> {
-    if (g.open) this.__durable = g.enlist();
+  /**
+   * Ends a grouped transaction after `step` (its savepoint call): a read-only one joins the pending group, if any.
+   * If the savepoint call fails, the physical transaction is broken: the whole group fails with that error.
+   */
+  async settle(this: TxSelf, g: CommitGroup, step: Promise<void> | null, done: () => void, conn?: object): Promise<void> {
+    if (!step) {
+      if (g.open) this.__durable = g.enlist();
+    } else {
+      try {
+        await step;
+      } catch (e) {
+        await g.abort(conn, e);
+        this._completed = true;
+        this._rejecter(e);
+        return;
+      }
+    }
     this._completed = true;
-    settle();
-    return Promise.resolve();
+    done();
   }
 
   /** The caller resumes once the group holding this transaction is durable (or has failed). */
