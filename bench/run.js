@@ -113,13 +113,13 @@ async function fetchJson(url, init) {
 }
 
 /** Starts a hub on a fresh database, creates a merchant through the admin API, runs the steps, checks the books. */
-async function hubRuns(driver, { transport, logRequests, levels, durationSec, tag, profile = false }) {
+async function hubRuns(driver, { transport, logRequests, levels, durationSec, tag, profile = false, groupCommit = true }) {
   const dbase = await createTestDatabase(driver === 'postgres' ? 'postgres' : 'sqlite');
   const adminToken = `adm_bench_${crypto.randomBytes(12).toString('hex')}`;
   const execArgv = profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(TMP, `prof-${driver}-${tag}`)] : [];
   const srv = await startChild(path.join(__dirname, 'lib', 'hub-child.js'), {
     env: {
-      BENCH_HUB: JSON.stringify({ url: dbase.url, sqliteDriver: driver === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite3', transport, logRequests, adminToken }),
+      BENCH_HUB: JSON.stringify({ url: dbase.url, sqliteDriver: driver === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite3', transport, logRequests, adminToken, groupCommit }),
     },
     execArgv,
     logFile: path.join(TMP, `hub-${driver}-${tag}.log`),
@@ -189,6 +189,9 @@ async function main() {
     const inproc = await hubRuns(driver, { transport: 'inproc', logRequests: true, levels: LEVELS, durationSec: DURATION, tag: 'inproc' });
     const http = await hubRuns(driver, { transport: 'http', logRequests: true, levels: [COMPARE_AT], durationSec: DURATION, tag: 'http' });
     const logOff = await hubRuns(driver, { transport: 'inproc', logRequests: false, levels: [COMPARE_AT], durationSec: BRIEF_SEC, tag: 'inproc-nolog' });
+    // SQLite: the same with every transaction committing on its own (database.groupCommit: false), for comparison.
+    const groupOff = driver === 'postgres' ? null
+      : await hubRuns(driver, { transport: 'inproc', logRequests: true, levels: [COMPARE_AT], durationSec: BRIEF_SEC, tag: 'inproc-nogroup', groupCommit: false });
     let profile = null;
     if (PROFILE) {
       const p = await hubRuns(driver, { transport: 'inproc', logRequests: true, levels: [COMPARE_AT], durationSec: DURATION, tag: 'profile', profile: true });
@@ -202,13 +205,14 @@ async function main() {
     }
     const r = {
       date: stamp, driver, machine: mach, durationSec: DURATION, quick: QUICK, levels: LEVELS, compareAt: COMPARE_AT,
-      hub: { inproc, http, inprocNoRequestLog: logOff }, floor, ceiling, ratios, profile,
+      hub: { inproc, http, inprocNoRequestLog: logOff, ...(groupOff ? { inprocNoGroupCommit: groupOff } : {}) }, floor, ceiling, ratios, profile,
     };
     r.targets = targets(r);
     results.push(r);
     const a = inproc.levels[COMPARE_AT];
     log(`  at ${COMPARE_AT} clients: hub ${a?.paidOrdersPerSec}/s = ${ratios[COMPARE_AT]?.floor} × floor, ${ratios[COMPARE_AT]?.ceiling} × ceiling;`
-      + ` http bank ${http.levels[COMPARE_AT]?.paidOrdersPerSec}/s; request log off ${logOff.levels[COMPARE_AT]?.paidOrdersPerSec}/s`);
+      + ` http bank ${http.levels[COMPARE_AT]?.paidOrdersPerSec}/s; request log off ${logOff.levels[COMPARE_AT]?.paidOrdersPerSec}/s`
+      + (groupOff ? `; group commit off ${groupOff.levels[COMPARE_AT]?.paidOrdersPerSec}/s` : ''));
     log(`  targets: ${JSON.stringify(r.targets)}`);
     if (!NO_WRITE) {
       fs.mkdirSync(RESULTS, { recursive: true });

@@ -2,7 +2,7 @@
 /*
  * The hub under test, in its own process: buildApp with a config made by loadConfig over an empty config folder
  * (so config/local.yaml of the machine plays no part), workers running as in production, the sandbox bank and the
- * card plugin. Options come from BENCH_HUB (JSON): { url, sqliteDriver, transport, logRequests, adminToken }.
+ * card plugin. Options come from BENCH_HUB (JSON): { url, sqliteDriver, transport, logRequests, adminToken, groupCommit }.
  * Log lines go to this process's stdout, which the parent points at a file.
  */
 require('reflect-metadata');
@@ -27,7 +27,7 @@ async function main() {
     overrides: {
       port: 0,
       host: '127.0.0.1',
-      database: { url: o.url, sqliteDriver: o.sqliteDriver || 'sqlite3' },
+      database: { url: o.url, sqliteDriver: o.sqliteDriver || 'sqlite3', groupCommit: o.groupCommit !== false },
       log: { level: 'info', requests: o.logRequests !== false },
       adminToken: o.adminToken,
       keys: { masterKey: crypto.randomBytes(32).toString('base64') },

@@ -64,6 +64,19 @@ function table(entries) {
     lines.push(`| ${r.driver} | ${on?.paidOrdersPerSec ?? '–'} | ${off?.paidOrdersPerSec ?? '–'} | ${off?.latencyMs.payment.p99 ?? '–'} ms |`);
   }
   lines.push('');
+  const grouped = entries.filter(({ r }) => r.hub.inprocNoGroupCommit);
+  if (grouped.length) {
+    lines.push(`SQLite group commit on (the default) vs off (every transaction commits on its own; inproc bank, ${first.compareAt} clients, a brief run each):`);
+    lines.push('');
+    lines.push('| driver | group commit on: paid orders/s | off: paid orders/s | off, payments p99 |');
+    lines.push('|---|---:|---:|---:|');
+    for (const { r } of grouped) {
+      const on = r.hub.inproc.levels[r.compareAt];
+      const off = r.hub.inprocNoGroupCommit.levels[r.compareAt];
+      lines.push(`| ${r.driver} | ${on?.paidOrdersPerSec ?? '–'} | ${off?.paidOrdersPerSec ?? '–'} | ${off?.latencyMs.payment.p99 ?? '–'} ms |`);
+    }
+    lines.push('');
+  }
   lines.push('References on the same machine, same scenario and clients: the floor (bare Koa, same driver, the essential writes'
     + ' with hand-written SQL, one transaction per request) and the ceiling (bare Koa, constant JSON). Pairs/s.');
   lines.push('');

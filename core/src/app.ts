@@ -102,7 +102,10 @@ export async function buildApp(config: HubConfig, opts: BuildOptions = {}): Prom
   const logger = createLogger(config.log.level, opts.logDestination);
   const clock = opts.clock ?? systemClock;
   const keyring = keyringFromConfig(config, opts.onDevKey);
-  const db = createDb({ url: config.database.url, sqliteDriver: config.database.sqliteDriver, poolMax: config.database.poolMax, rootDir: config.rootDir });
+  const db = createDb({
+    url: config.database.url, sqliteDriver: config.database.sqliteDriver, poolMax: config.database.poolMax,
+    groupCommit: config.database.groupCommit, rootDir: config.rootDir,
+  });
   let loaded: LoadedPlugin[] = [];
   let server: http.Server | null = null;
   let listeningPort: number | null = null;

@@ -13,7 +13,9 @@ test('defaults: port 8080 and the SQLite file under data/', (t) => {
   const c = loadConfig({ configDir: emptyDir(), env: {} });
   t.is(c.port, 8080);
   t.is(c.database.url, 'sqlite:./data/payhub.sqlite');
+  t.true(c.database.groupCommit);
   t.deepEqual(c.plugins, []);
+  t.false(loadConfig({ configDir: emptyDir(), env: { PAYHUB_SQLITE_GROUP_COMMIT: 'false' } }).database.groupCommit);
 });
 
 test('environment overrides files; PAYHUB_CONFIG adds a file', (t) => {

@@ -21,18 +21,19 @@ async function pg(t: { teardown(f: () => unknown): void }) {
 
 test('PostgreSQL: data statements are prepared once per connection and reused', async (t) => {
   const db = await pg(t);
+  // Its own table name: statement names are per SQL text and process (the other test renames its texts).
   t.is(kindOf(db), 'postgres');
-  await db.schema.createTable('t', (tb) => {
+  await db.schema.createTable('reuse_t', (tb) => {
     tb.integer('id').primary();
     tb.text('v');
   });
-  for (let i = 1; i <= 5; i++) await db('t').insert({ id: i, v: `v${i}` });
-  for (let i = 1; i <= 5; i++) t.is((await db('t').where({ id: i }).first())?.v, `v${i}`);
+  for (let i = 1; i <= 5; i++) await db('reuse_t').insert({ id: i, v: `v${i}` });
+  for (let i = 1; i <= 5; i++) t.is((await db('reuse_t').where({ id: i }).first())?.v, `v${i}`);
   const prepared = await db.raw('select name, statement from pg_prepared_statements');
   const texts = prepared.rows.map((r: { statement: string }) => r.statement);
   // One server-side statement per SQL text, however many times it ran.
-  t.is(texts.filter((s: string) => /^insert into "t"/.test(s)).length, 1);
-  t.is(texts.filter((s: string) => /^select \* from "t" where "id" = \$1/.test(s)).length, 1);
+  t.is(texts.filter((s: string) => /^insert into "reuse_t"/.test(s)).length, 1);
+  t.is(texts.filter((s: string) => /^select \* from "reuse_t" where "id" = \$1/.test(s)).length, 1);
   t.true(prepared.rows.every((r: { name: string }) => /^payhub_/.test(r.name)));
 });
 

@@ -60,6 +60,7 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; key: string; parse: (v: stri
   { env: 'HOST', key: 'host', parse: (v) => v },
   { env: 'DATABASE_URL', key: 'database.url', parse: (v) => v },
   { env: 'PAYHUB_SQLITE_DRIVER', key: 'database.sqliteDriver', parse: (v) => v },
+  { env: 'PAYHUB_SQLITE_GROUP_COMMIT', key: 'database.groupCommit', parse: envBool },
   { env: 'PAYHUB_PUBLIC_URL', key: 'publicUrl', parse: (v) => v },
   { env: 'LOG_LEVEL', key: 'log.level', parse: (v) => v },
   { env: 'PAYHUB_ADMIN_TOKEN', key: 'adminToken', parse: (v) => v },

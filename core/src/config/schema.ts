@@ -25,6 +25,8 @@ export const configSchema = z.strictObject({
     sqliteDriver: z.enum(['sqlite3', 'better-sqlite3']).default('sqlite3'),
     /** Pool size for PostgreSQL. */
     poolMax: z.number().int().min(1).max(100).default(10),
+    /** SQLite: transactions share one durable COMMIT (see docs/performance.md); off commits each on its own. */
+    groupCommit: z.boolean().default(true),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
