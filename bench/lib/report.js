@@ -54,29 +54,11 @@ function table(entries) {
     }
   }
   lines.push('');
-  lines.push(`Request log on vs off (inproc bank, ${first.compareAt} clients, a brief run each):`);
-  lines.push('');
-  lines.push('| driver | log on: paid orders/s | log off: paid orders/s | log off, payments p99 |');
-  lines.push('|---|---:|---:|---:|');
-  for (const { r } of entries) {
-    const on = r.hub.inproc.levels[r.compareAt];
-    const off = r.hub.inprocNoRequestLog.levels[r.compareAt];
-    lines.push(`| ${r.driver} | ${on?.paidOrdersPerSec ?? '–'} | ${off?.paidOrdersPerSec ?? '–'} | ${off?.latencyMs.payment.p99 ?? '–'} ms |`);
-  }
-  lines.push('');
-  const grouped = entries.filter(({ r }) => r.hub.inprocNoGroupCommit);
-  if (grouped.length) {
-    lines.push(`SQLite group commit on (the default) vs off (every transaction commits on its own; inproc bank, ${first.compareAt} clients, a brief run each):`);
-    lines.push('');
-    lines.push('| driver | group commit on: paid orders/s | off: paid orders/s | off, payments p99 |');
-    lines.push('|---|---:|---:|---:|');
-    for (const { r } of grouped) {
-      const on = r.hub.inproc.levels[r.compareAt];
-      const off = r.hub.inprocNoGroupCommit.levels[r.compareAt];
-      lines.push(`| ${r.driver} | ${on?.paidOrdersPerSec ?? '–'} | ${off?.paidOrdersPerSec ?? '–'} | ${off?.latencyMs.payment.p99 ?? '–'} ms |`);
-    }
-    lines.push('');
-  }
+  onOffTable(lines, entries, 'inprocNoRequestLog',
+    `Request log on vs off (inproc bank, ${first.compareAt} clients, a brief run each):`, ['log on', 'log off']);
+  onOffTable(lines, entries, 'inprocNoGroupCommit',
+    `SQLite group commit on (the default) vs off (every transaction commits on its own; inproc bank, ${first.compareAt} clients, a brief run each):`,
+    ['group commit on', 'off']);
   lines.push('References on the same machine, same scenario and clients: the floor (bare Koa, same driver, the essential writes'
     + ' with hand-written SQL, one transaction per request) and the ceiling (bare Koa, constant JSON). Pairs/s.');
   lines.push('');
@@ -107,6 +89,22 @@ const INTRO = `# Performance
 references run the same way on the same machine. The section between the markers below is rewritten by each run.
 
 `;
+
+/** A table of the main hub run against a brief variant run (`variant`: a key of r.hub), for the drivers that have it. */
+function onOffTable(lines, entries, variant, title, [on, off]) {
+  const rows = entries.filter(({ r }) => r.hub[variant]);
+  if (!rows.length) return;
+  lines.push(title);
+  lines.push('');
+  lines.push(`| driver | ${on}: paid orders/s | ${off}: paid orders/s | ${off}, payments p99 |`);
+  lines.push('|---|---:|---:|---:|');
+  for (const { r } of rows) {
+    const a = r.hub.inproc.levels[r.compareAt];
+    const b = r.hub[variant].levels[r.compareAt];
+    lines.push(`| ${r.driver} | ${a?.paidOrdersPerSec ?? '–'} | ${b?.paidOrdersPerSec ?? '–'} | ${b?.latencyMs.payment.p99 ?? '–'} ms |`);
+  }
+  lines.push('');
+}
 
 function writeReport({ root, resultsDir }) {
   const entries = latest(resultsDir);
