@@ -117,3 +117,38 @@ test('with group commit off, every transaction commits on its own', async (t) =>
   t.true(sql.some((s) => /^BEGIN IMMEDIATE/.test(s)) && sql.some((s) => /^COMMIT/.test(s)));
   t.false(sql.some((s) => /SAVEPOINT/.test(s)));
 });
+
+const { CommitGroup } = internal<{
+  CommitGroup: new (exec: (c: unknown, sql: string) => Promise<void> | void, withConnection: (fn: (c: unknown) => Promise<void>) => Promise<void>) => {
+    open: boolean; begin(c: unknown): Promise<void>; enlist(): Promise<void>;
+  };
+}>('db/group-commit');
+
+test('a group whose COMMIT cannot get the connection yet is committed on a later try; its members wait for it', async (t) => {
+  const sql: string[] = [];
+  let refusals = 2;
+  const g = new CommitGroup((_c, s) => {
+    sql.push(s);
+  }, async (fn) => {
+    if (refusals-- > 0) throw new Error('Knex: Timeout acquiring a connection');
+    await fn('conn');
+  });
+  await g.begin('conn');
+  const members = [g.enlist(), g.enlist()];
+  await Promise.all(members);
+  t.deepEqual(sql, ['BEGIN IMMEDIATE; SAVEPOINT payhub_tx', 'COMMIT']);
+  t.false(g.open);
+});
+
+test('a failed COMMIT fails every member of its group and rolls back', async (t) => {
+  const sql: string[] = [];
+  const g = new CommitGroup((_c, s) => {
+    sql.push(s);
+    if (s === 'COMMIT') throw new Error('disk I/O error');
+  }, async (fn) => fn('conn'));
+  await g.begin('conn');
+  const results = await Promise.allSettled([g.enlist(), g.enlist(), g.enlist()]);
+  t.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+  t.deepEqual(sql, ['BEGIN IMMEDIATE; SAVEPOINT payhub_tx', 'COMMIT', 'ROLLBACK']);
+  t.false(g.open);
+});

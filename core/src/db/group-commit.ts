@@ -116,12 +116,21 @@ export class CommitGroup {
     for (const w of batch) w.reject(e);
   }
 
-  private schedule(): void {
+  /**
+   * Commits the group once the connection is free. commit() settles the members itself; a failure here is in
+   * getting the connection (a wait past the pool's timeout): the physical transaction is still open and its members
+   * still wait, so the COMMIT is tried again rather than failing them while their work could still be committed.
+   */
+  private schedule(delayMs = 0): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
-      this.withConnection((conn) => this.commit(conn)).catch((e) => this.broken(e));
-    });
+      this.withConnection((conn) => this.commit(conn)).catch(() => {
+        if (this.open) this.schedule(50);
+      });
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else setImmediate(run);
   }
 }
