@@ -23,6 +23,19 @@ test('same key + same body → the stored response, byte for byte, with Idempote
   t.is(other.status, 422);
   t.is(other.body.code, 'idempotency_key_reused');
   t.is(other.body.errors[0].field, 'Idempotency-Key');
+  // A different body that the checks would refuse is still a reused key, not a validation error.
+  const invalid = await h.api('POST', '/v1/orders', { key: m.key, headers: { 'Idempotency-Key': 'k-1' }, body: { ...body, amount: 0 } });
+  t.is(invalid.status, 422);
+  t.is(invalid.body.code, 'idempotency_key_reused');
+  // The same for a payment: its replay is the stored payment; another, invalid body is a reused key.
+  const pay = await h.api('POST', `/v1/orders/${first.body.id}/payments`, { key: m.key, headers: { 'Idempotency-Key': 'p-1' }, body: { method: 'scripted' } });
+  t.is(pay.status, 201, pay.text);
+  const payAgain = await h.api('POST', `/v1/orders/${first.body.id}/payments`, { key: m.key, headers: { 'Idempotency-Key': 'p-1' }, body: { method: 'scripted' } });
+  t.is(payAgain.headers['idempotent-replayed'], 'true');
+  t.is(payAgain.text, pay.text);
+  const payOther = await h.api('POST', `/v1/orders/${first.body.id}/payments`, { key: m.key, headers: { 'Idempotency-Key': 'p-1' }, body: { method: 'no-such-method' } });
+  t.is(payOther.status, 422);
+  t.is(payOther.body.code, 'idempotency_key_reused');
   const third = await h.api('POST', '/v1/orders', { key: m.key, headers: { 'Idempotency-Key': 'k-1' }, body });
   t.is(third.status, 201);
   t.is(third.text, first.text);

@@ -155,6 +155,12 @@ export function idempotency(db: Knex, keyring: Keyring, clock: Clock, opts: { cl
           if (!row || !(await answer(row, false))) throw inUse();
           return;
         }
+      } else if (opts.claimInTx && !claimed && !stored && e instanceof PayhubError && (status === 400 || status === 422)) {
+        // The handler's checks refused the request before it reached the claim. If the key has an answer, the
+        // request is a repeat: it gets that answer (or 422 for another body, 409 while it runs), as it would have
+        // with the key claimed before the handler.
+        const row = await current();
+        if (row && (await answer(row, false))) return;
       }
       throw e;
     } finally {
