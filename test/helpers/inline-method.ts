@@ -31,6 +31,8 @@ export function scriptedMethodPlugin(calls: Array<{ op: string; attempt: string 
     id: 'scripted',
     displayName: { en: 'Scripted', ru: 'Сценарий' },
     supports: { capture: true, partialCapture: true, cancel: true, refund: true, partialRefund: true },
+    // Its prepare writes nothing: the engine claims the Idempotency-Key in phase 1, as for cards.
+    prepareIsReadOnly: true,
     async prepare(_ctx, input) {
       return { methodData: { scripted: true }, payload: { script: (input.script as ScriptStep[]) ?? [] } };
     },
