@@ -269,8 +269,10 @@ export class PaymentsEngine implements PaymentsService {
     return r as AttemptRow;
   }
 
-  /** Moves an order to `to` (checked against the table), records it and emits `order.<to>`. */
-  /** `before`: transitions recorded earlier in the transaction, written by the same statement as the order's own. */
+  /**
+   * Moves an order to `to` (checked against the table), records it and emits `order.<to>`. `before`: transitions
+   * recorded earlier in the transaction, written by the same statement as the order's own.
+   */
   private async moveOrder(trx: Trx, o: OrderRow, to: OrderStatus, cause: string, patch: Partial<OrderRow> = {}, attempt?: AttemptRow, before: Transition[] = []): Promise<OrderRow> {
     const at = this.now();
     if (o.status === to) {

@@ -26,7 +26,9 @@ function randomByte(): number {
     crypto.randomFillSync(POOL);
     poolAt = 0;
   }
-  return POOL[poolAt++]!;
+  const b = POOL[poolAt]!;
+  POOL[poolAt++] = 0; // a consumed byte does not stay in memory (ids also make API keys)
+  return b;
 }
 
 /** Random id with a prefix, e.g. newId('ord') → "ord_3kF9…" (22 base62 chars, ~131 bits). */
