@@ -13,7 +13,7 @@ const http = require('node:http');
 const path = require('node:path');
 const Koa = require('koa');
 const { bodyParser } = require('@koa/bodyparser');
-const { serveParent } = require('./proc');
+const { serveParent, requestTracker } = require('./proc');
 
 const core = path.resolve(__dirname, '..', '..', 'core', 'dist', 'src');
 const { createDb, sqlitePath } = require(path.join(core, 'db', 'knex'));
@@ -189,6 +189,8 @@ async function main() {
   const store = await openStore(driver, o.url);
 
   const app = new Koa();
+  const requests = requestTracker();
+  app.use(requests.middleware);
   app.use(async (ctx, next) => {
     try {
       await next();
@@ -218,12 +220,15 @@ async function main() {
   server.keepAliveTimeout = 65_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   serveParent({
+    /** Counts for the books check, once no request is running (one statement, so both counts see one state). */
     async books() {
+      await requests.idle();
       const k = createDb({ url: o.url, sqliteDriver: driver === 'better-sqlite3' ? 'better-sqlite3' : 'sqlite3', rootDir: process.cwd() });
       try {
-        const paid = await k('orders').where({ status: 'paid' }).count({ n: '*' }).first();
-        const cap = await k('ledger_entries').where({ kind: 'capture' }).countDistinct({ n: 'posting_id' }).first();
-        return { paidOrders: Number(paid.n), capturePostings: Number(cap.n) };
+        const r = await k.raw("select (select count(*) from orders where status = 'paid') as paid,"
+          + " (select count(distinct posting_id) from ledger_entries where kind = 'capture') as cap");
+        const row = Array.isArray(r) ? r[0] : r.rows[0];
+        return { paidOrders: Number(row.paid), capturePostings: Number(row.cap) };
       } finally {
         await k.destroy();
       }

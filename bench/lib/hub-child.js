@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { serveParent } = require('./proc');
+const { serveParent, requestTracker } = require('./proc');
 
 const core = path.resolve(__dirname, '..', '..', 'core', 'dist', 'src');
 const { loadConfig, PROJECT_ROOT } = require(path.join(core, 'config', 'load'));
@@ -40,16 +40,8 @@ async function main() {
     },
   });
   const hub = await buildApp(config);
-  // Requests being handled (a client that went away at the end of a step leaves its last request running here).
-  let inFlight = 0;
-  hub.koa.middleware.unshift(async (ctx, next) => {
-    inFlight++;
-    try {
-      await next();
-    } finally {
-      inFlight--;
-    }
-  });
+  const requests = requestTracker();
+  hub.koa.middleware.unshift(requests.middleware);
   const port = await hub.listen(0, '127.0.0.1');
   if (config.workers.enabled) hub.startWorkers();
   const bank = hub.container.resolveAll(TOKENS.BankAdapter).find((a) => a.id === 'sandbox-bank');
@@ -65,14 +57,7 @@ async function main() {
     /** Counts for the books check, once no request has been running for 300 ms (waits at most 30 s). */
     async books() {
       const count = async (q) => Number(Object.values((await q) || {})[0] || 0);
-      const deadline = Date.now() + 30_000;
-      let idleSince = inFlight === 0 ? Date.now() : 0;
-      while (Date.now() < deadline && !(idleSince && Date.now() - idleSince >= 300)) {
-        await new Promise((r) => setTimeout(r, 50));
-        if (inFlight > 0) idleSince = 0;
-        else if (!idleSince) idleSince = Date.now();
-      }
-      const requestsLeft = inFlight;
+      const requestsLeft = await requests.idle();
       const processing = await count(db('orders').where({ status: 'processing' }).count({ n: '*' }).first());
       const byStatus = await db('orders').select('status').count({ n: '*' }).groupBy('status');
       const attempts = await db('payment_attempts').select('status').count({ n: '*' }).groupBy('status');

@@ -127,4 +127,33 @@ function serveParent(handlers) {
   });
 }
 
-module.exports = { startChild, procStats, sampler, serveParent };
+/**
+ * Counts the requests a server child is handling (koa middleware; a client that went away at the end of a step
+ * leaves its last request running there), and waits until none has run for 300 ms (at most 30 s) before the books
+ * are counted. Returns how many were still running when it gave up.
+ */
+function requestTracker() {
+  let inFlight = 0;
+  return {
+    middleware: async (_ctx, next) => {
+      inFlight++;
+      try {
+        await next();
+      } finally {
+        inFlight--;
+      }
+    },
+    async idle() {
+      const deadline = Date.now() + 30_000;
+      let idleSince = inFlight === 0 ? Date.now() : 0;
+      while (Date.now() < deadline && !(idleSince && Date.now() - idleSince >= 300)) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (inFlight > 0) idleSince = 0;
+        else if (!idleSince) idleSince = Date.now();
+      }
+      return inFlight;
+    },
+  };
+}
+
+module.exports = { startChild, procStats, sampler, serveParent, requestTracker };
