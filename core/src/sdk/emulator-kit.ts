@@ -245,3 +245,24 @@ export function untilSignal(): Promise<void> {
 export function withDemoSettings<M extends object>(method: M, settings: () => Record<string, unknown> | null): M {
   return Object.assign(method, { demoSettings: settings });
 }
+
+/**
+ * What every provider emulator exposes around its EmulatorServer: its address, listen and close, the fault switches
+ * and the payments it keeps. A plugin's emulator extends it and answers the provider's endpoints in `route`.
+ */
+export abstract class ProviderEmulator<P, S extends Switches = Switches> {
+  readonly server: EmulatorServer<S>;
+
+  constructor(provider: string, schema?: z.ZodType<S>) {
+    this.server = new EmulatorServer<S>(provider, (req, res, url, body) => this.route(req, res, url, body), schema);
+  }
+
+  /** Answers one request; false when the path is not one of the provider's. */
+  protected abstract route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean>;
+
+  get url(): string { return this.server.url; }
+  listen(port = 0, host = '127.0.0.1'): Promise<string> { return this.server.listen(port, host); }
+  close(): Promise<void> { return this.server.close(); }
+  setSwitches(sw: S): void { this.server.switches = { ...sw }; }
+  payment(id: string): P | undefined { return this.server.payments.get(id) as P | undefined; }
+}

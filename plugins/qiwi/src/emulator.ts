@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type http from 'node:http';
 import { emulatorKit } from '@payhub/core';
 
-const { EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson } = emulatorKit;
+const { buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson } = emulatorKit;
 type EmulatedPayment = emulatorKit.EmulatedPayment;
 type Switches = emulatorKit.Switches;
 import { signBill, type SignedBill } from './signature';
@@ -47,25 +47,19 @@ function minor(v: string): number | null {
 }
 const major = (n: number) => `${Math.floor(n / 100)}.${String(n % 100).padStart(2, '0')}`;
 
-export class QiwiEmulator {
-  readonly server: emulatorKit.EmulatorServer;
+export class QiwiEmulator extends emulatorKit.ProviderEmulator<QwPayment> {
   private readonly sites = new Map<string, EmulatedSite>();
   /** uid (payment id) by billId; billIds are unique per site here. */
   private readonly byBill = new Map<string, string>();
 
   constructor(opts: QiwiEmulatorOptions) {
+    super('qiwi');
     for (const s of opts.sites) this.sites.set(s.secretKey, s);
-    this.server = new EmulatorServer('qiwi', (req, res, url, body) => this.route(req, res, url, body));
   }
 
-  get url(): string { return this.server.url; }
   /** What the hub's `apiBase` option points to. */
   get apiBase(): string { return this.server.url; }
-  listen(port = 0, host = '127.0.0.1'): Promise<string> { return this.server.listen(port, host); }
-  close(): Promise<void> { return this.server.close(); }
-  setSwitches(sw: Switches): void { this.server.switches = { ...sw }; }
   addSite(s: EmulatedSite): void { this.sites.set(s.secretKey, s); }
-  payment(uid: string): QwPayment | undefined { return this.server.payments.get(uid) as QwPayment | undefined; }
   bill(billId: string): Bill | undefined {
     const uid = this.byBill.get(billId);
     return uid ? this.payment(uid)?.bill : undefined;
@@ -91,7 +85,7 @@ export class QiwiEmulator {
     }
   }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean> {
+  protected async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean> {
     const api = /^\/partner\/bill\/v1\/bills\/([^/]+)(?:\/(reject|refunds)(?:\/([^/]+))?)?$/.exec(url.pathname);
     if (api) {
       await this.api(req, res, decodeURIComponent(api[1]!), api[2], api[3] ? decodeURIComponent(api[3]) : undefined, body);

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { emulatorKit, parseForm } from '@payhub/core';
 
-const { EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson } = emulatorKit;
+const { buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, wantsJson } = emulatorKit;
 type Delivery = emulatorKit.Delivery;
 type EmulatedPayment = emulatorKit.EmulatedPayment;
 type Switches = emulatorKit.Switches;
@@ -47,27 +47,21 @@ function wmDate(d: Date): string {
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
-export class WebMoneyEmulator {
-  readonly server: emulatorKit.EmulatorServer;
+export class WebMoneyEmulator extends emulatorKit.ProviderEmulator<WmPayment> {
   private readonly purses = new Map<string, EmulatedPurse>();
   private seq = 0;
   private invs = 100000;
 
   constructor(opts: WebMoneyEmulatorOptions) {
+    super('webmoney');
     for (const p of opts.purses) this.purses.set(p.purse, p);
-    this.server = new EmulatorServer('webmoney', (req, res, url, body) => this.route(req, res, url, body));
   }
 
-  get url(): string { return this.server.url; }
   /** Address of the payment form endpoint (what the hub's `formUrl` option points to). */
   get formUrl(): string { return `${this.server.url}/lmi/payment_utf.asp`; }
-  listen(port = 0, host = '127.0.0.1'): Promise<string> { return this.server.listen(port, host); }
-  close(): Promise<void> { return this.server.close(); }
-  setSwitches(sw: Switches): void { this.server.switches = { ...sw }; }
   addPurse(p: EmulatedPurse): void { this.purses.set(p.purse, p); }
-  payment(id: string): WmPayment | undefined { return this.server.payments.get(id) as WmPayment | undefined; }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean> {
+  protected async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean> {
     if (req.method === 'POST' && (url.pathname === '/lmi/payment_utf.asp' || url.pathname === '/lmi/payment.asp')) {
       this.form(req, res, parseForm(body));
       return true;

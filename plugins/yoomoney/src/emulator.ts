@@ -8,7 +8,7 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { emulatorKit, parseForm } from '@payhub/core';
 
-const { EmulatorServer, buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, switchesSchema, wantsJson } = emulatorKit;
+const { buyerPage, copies, corrupt, deliver, messagePage, send, sendJson, switchesSchema, wantsJson } = emulatorKit;
 type EmulatedPayment = emulatorKit.EmulatedPayment;
 import { sha1Hash } from './signature';
 
@@ -55,28 +55,22 @@ function toMajor(n: number): string {
   return `${Math.floor(n / 100)}.${String(n % 100).padStart(2, '0')}`;
 }
 
-export class YooMoneyEmulator {
-  readonly server: emulatorKit.EmulatorServer<YooSwitches>;
+export class YooMoneyEmulator extends emulatorKit.ProviderEmulator<YmPayment, YooSwitches> {
   private readonly wallets = new Map<string, EmulatedWallet>();
   private readonly fees: { PC: number; AC: number };
   private seq = 0;
   private op = 721628698123000000;
 
   constructor(opts: YooMoneyEmulatorOptions) {
+    super('yoomoney', yooSwitchesSchema);
     for (const w of opts.wallets) this.wallets.set(w.receiver, w);
     this.fees = { PC: opts.feeBasisPoints?.PC ?? 100, AC: opts.feeBasisPoints?.AC ?? 300 };
-    this.server = new EmulatorServer<YooSwitches>('yoomoney', (req, res, url, body) => this.route(req, res, url, body), yooSwitchesSchema);
   }
 
-  get url(): string { return this.server.url; }
   get quickpayUrl(): string { return `${this.server.url}/quickpay/confirm`; }
-  listen(port = 0, host = '127.0.0.1'): Promise<string> { return this.server.listen(port, host); }
-  close(): Promise<void> { return this.server.close(); }
-  setSwitches(sw: YooSwitches): void { this.server.switches = { ...sw }; }
   addWallet(w: EmulatedWallet): void { this.wallets.set(w.receiver, w); }
-  payment(id: string): YmPayment | undefined { return this.server.payments.get(id) as YmPayment | undefined; }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean> {
+  protected async route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: string): Promise<boolean> {
     if (req.method === 'POST' && (url.pathname === '/quickpay/confirm' || url.pathname === '/quickpay/confirm.xml')) {
       this.form(req, res, parseForm(body));
       return true;
