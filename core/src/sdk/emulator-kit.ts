@@ -266,3 +266,14 @@ export abstract class ProviderEmulator<P, S extends Switches = Switches> {
   setSwitches(sw: S): void { this.server.switches = { ...sw }; }
   payment(id: string): P | undefined { return this.server.payments.get(id) as P | undefined; }
 }
+
+/**
+ * The `emulator` option of a provider plugin: false (default), true, or where to listen plus the provider's own
+ * fields (`shape`: its accounts, fees).
+ */
+export function emulatorOption<T extends z.core.$ZodLooseShape>(shape: T) {
+  return z.union([
+    z.boolean(),
+    z.object({ port: z.number().int().min(0).max(65535).default(0), host: z.string().default('127.0.0.1'), ...shape }),
+  ]).default(false);
+}

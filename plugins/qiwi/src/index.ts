@@ -15,14 +15,9 @@ export const optionsSchema = z.object({
   /** Timeout of one API call. */
   timeoutMs: z.number().int().min(100).max(120_000).default(15_000),
   /** Start the QIWI emulator with the hub (development and tests only). */
-  emulator: z.union([
-    z.boolean(),
-    z.object({
-      port: z.number().int().min(0).max(65535).default(0),
-      host: z.string().default('127.0.0.1'),
-      sites: z.array(z.object({ siteId: z.string().min(1), secretKey: z.string().min(16) })).min(1).optional(),
-    }),
-  ]).default(false),
+  emulator: emulatorKit.emulatorOption({
+    sites: z.array(z.object({ siteId: z.string().min(1), secretKey: z.string().min(16) })).min(1).optional(),
+  }),
 });
 export type QiwiOptions = z.infer<typeof optionsSchema>;
 

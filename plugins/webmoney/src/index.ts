@@ -29,14 +29,7 @@ export const optionsSchema = z.object({
   /** Hours a payment may wait for its notification after the buyer's success return before it is canceled. */
   notificationTimeoutHours: z.number().int().min(1).max(24 * 90).default(72),
   /** Start the WebMoney emulator with the hub (development and tests only). */
-  emulator: z.union([
-    z.boolean(),
-    z.object({
-      port: z.number().int().min(0).max(65535).default(0),
-      host: z.string().default('127.0.0.1'),
-      purses: z.array(purseSchema).min(1).optional(),
-    }),
-  ]).default(false),
+  emulator: emulatorKit.emulatorOption({ purses: z.array(purseSchema).min(1).optional() }),
 });
 export type WebMoneyOptions = z.infer<typeof optionsSchema>;
 

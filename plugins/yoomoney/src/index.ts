@@ -17,15 +17,10 @@ export const optionsSchema = z.object({
   /** Hours a payment may wait for its notification after the buyer's return before it is canceled. */
   notificationTimeoutHours: z.number().int().min(1).max(24 * 90).default(72),
   /** Start the YooMoney emulator with the hub (development and tests only). */
-  emulator: z.union([
-    z.boolean(),
-    z.object({
-      port: z.number().int().min(0).max(65535).default(0),
-      host: z.string().default('127.0.0.1'),
-      wallets: z.array(z.object({ receiver: z.string().regex(/^[0-9]{11,20}$/), notificationSecret: z.string().min(1) })).min(1).optional(),
-      feeBasisPoints: z.object({ PC: z.number().int().min(0).max(5000).optional(), AC: z.number().int().min(0).max(5000).optional() }).optional(),
-    }),
-  ]).default(false),
+  emulator: emulatorKit.emulatorOption({
+    wallets: z.array(z.object({ receiver: z.string().regex(/^[0-9]{11,20}$/), notificationSecret: z.string().min(1) })).min(1).optional(),
+    feeBasisPoints: z.object({ PC: z.number().int().min(0).max(5000).optional(), AC: z.number().int().min(0).max(5000).optional() }).optional(),
+  }),
 });
 export type YooMoneyOptions = z.infer<typeof optionsSchema>;
 
